@@ -1,0 +1,19 @@
+// Whole-file reads and crash-safe writes. A write goes to a temporary file in the target's
+// directory, is flushed to disk, then renamed over the target: readers see the old file or the
+// complete new one, never a partial file.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mixprec {
+
+std::vector<uint8_t> read_file(const std::string& path);
+std::string read_text_file(const std::string& path);
+void write_file_atomic(const std::string& path, const void* data, size_t size);
+inline void write_file_atomic(const std::string& path, std::string_view text) {
+  write_file_atomic(path, text.data(), text.size());
+}
+
+}  // namespace mixprec
