@@ -43,15 +43,20 @@ std::string read_text_file(const std::string& path) {
   return std::string(b.begin(), b.end());
 }
 
-void write_file_atomic(const std::string& path, const void* data, size_t size) {
+namespace {
+
+// Creates `path`'s temporary sibling holding `size` bytes, flushed to disk; returns its name.
+std::string write_temp_beside(const std::string& path, const void* data, size_t size) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::random_device rd;
-  const std::string tmp =
-      (dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(rd()))).string();
+  std::string leaf = ".";  // built by appending: GCC 12 warns falsely (-Wrestrict) on "." + string
+  leaf.append(target.filename().string()).append(".tmp").append(std::to_string(::getpid()));
+  leaf.append("_").append(std::to_string(rd()));
+  const std::string tmp = (dir / leaf).string();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(path, "", "cannot create temporary file in " + dir.string() + ": " + errno_text());
+  if (fd < 0) throw Error(path, "", "cannot create a temporary file in " + dir.string() + ": " + errno_text());
   auto fail = [&](const std::string& what) {
     const std::string why = errno_text();
     ::close(fd);
@@ -72,11 +77,34 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
     ::unlink(tmp.c_str());
     throw Error(path, "", "close failed: " + why);
   }
+  return tmp;
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, const void* data, size_t size) {
+  const std::string tmp = write_temp_beside(path, data, size);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = errno_text();
     ::unlink(tmp.c_str());
     throw Error(path, "", "rename failed: " + why);
   }
+}
+
+void write_files_atomic(const std::vector<PendingFile>& files) {
+  std::vector<std::string> temps;
+  try {
+    for (const PendingFile& f : files) temps.push_back(write_temp_beside(f.path, f.bytes.data(), f.bytes.size()));
+  } catch (...) {
+    for (const auto& t : temps) ::unlink(t.c_str());
+    throw;
+  }
+  for (size_t i = 0; i < files.size(); ++i)
+    if (::rename(temps[i].c_str(), files[i].path.c_str()) != 0) {
+      const std::string why = errno_text();
+      for (size_t j = i; j < temps.size(); ++j) ::unlink(temps[j].c_str());
+      throw Error(files[i].path, "", "rename failed: " + why);
+    }
 }
 
 }  // namespace mixprec

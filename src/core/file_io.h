@@ -17,3 +17,15 @@ inline void write_file_atomic(const std::string& path, std::string_view text) {
 }
 
 }  // namespace mixprec
+
+namespace mixprec {
+
+struct PendingFile {
+  std::string path;
+  std::vector<uint8_t> bytes;
+};
+// Writes several files so that either all of them are replaced or none is: every file goes to a
+// temporary beside its target first; only when all are on disk are they renamed into place.
+void write_files_atomic(const std::vector<PendingFile>& files);
+
+}  // namespace mixprec

@@ -1,0 +1,151 @@
+// The public entry points: validate options, find exclusions, run the chosen pass, then retype
+// the params the plan says to store in the low type.
+#include <cmath>
+#include <set>
+
+#include "amp/exclusions.h"
+#include "amp/op_lists.h"
+#include "amp/pass_context.h"
+#include "mixprec/amp.h"
+#include "mixprec/error.h"
+
+namespace mixprec::amp {
+namespace {
+
+// Largest finite value of the target type: params beyond it would turn into inf.
+float max_finite(DType t) { return t == DType::Float16 ? 65504.0f : 3.38953139e38f; }
+
+// Name of the first element that the target type cannot hold, or -1.
+int64_t first_out_of_range(const Tensor& t, DType target) {
+  if (t.dtype != DType::Float32) return -1;
+  const float lim = max_finite(target);
+  const float* v = t.as<float>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (std::isfinite(v[i]) && std::fabs(v[i]) > lim) return i;
+  return -1;
+}
+
+AmpResult run(const Graph& graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes,
+              const std::set<std::string>& out_of_range) {
+  graph.verify("input graph");
+  AmpResult result;
+  const OpLists lists = effective_lists(options);
+  const OpCategories cats(lists);
+  const Exclusions ex = find_exclusions(graph, cats, options.excluded_sym_names, result.warnings);
+
+  PassContext ctx{graph, options.target_dtype, cats, ex, {}, {}, {}, options.cast_params_offline, &result.warnings};
+  ctx.variable_dtype.assign(graph.nodes.size(), DType::Unknown);
+  ctx.is_param.assign(graph.nodes.size(), false);
+  ctx.offline_allowed.assign(graph.nodes.size(), false);
+  std::set<std::string> unknown_ops, inputs_seen;
+  for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& n = graph.nodes[i];
+    if (!n.is_variable()) {
+      if (cats.of(n.op) == Category::Unknown && unknown_ops.insert(n.op).second)
+        result.warnings.push_back("op '" + n.op + "' is in no AMP list and unknown to MXNet: kept in its original precision");
+      continue;
+    }
+    if (auto p = param_dtypes.find(n.name); p != param_dtypes.end()) {
+      ctx.is_param[i] = true;
+      ctx.variable_dtype[i] = p->second;
+      ctx.offline_allowed[i] = !out_of_range.count(n.name);
+    } else if (auto d = options.input_dtypes.find(n.name); d != options.input_dtypes.end()) {
+      ctx.variable_dtype[i] = d->second;
+      inputs_seen.insert(n.name);
+    } else {
+      ctx.variable_dtype[i] = DType::Float32;  // data inputs default to float32, as in MXNet
+    }
+  }
+  for (const auto& [name, dt] : options.input_dtypes)
+    if (!inputs_seen.count(name) && !param_dtypes.count(name))
+      throw Error("", "input_dtypes", "'" + name + "' is not an input of the graph");
+
+  PassResult pass = options.compat == Compat::MXNet1 ? reduce_precision_v1(ctx) : reduce_precision_v2(ctx);
+  result.graph = std::move(pass.graph);
+  result.stats = count_casts(result.graph, options.target_dtype);
+  result.stats.lp_nodes = pass.lp_nodes;
+  result.stats.params_lp = pass.param_dtypes.size();
+  return result;
+}
+
+}  // namespace
+
+AmpResult convert_symbol(const Graph& graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes) {
+  return run(graph, options, param_dtypes, {});
+}
+
+AmpResult convert_model(const Graph& graph, const TensorMap& arg_params, const TensorMap& aux_params,
+                        const AmpOptions& options) {
+  std::map<std::string, DType> dtypes;
+  std::set<std::string> out_of_range;
+  for (const TensorMap* m : {&arg_params, &aux_params})
+    for (const auto& [name, t] : *m) {
+      if (!dtypes.emplace(name, t.dtype).second)
+        throw Error("", "params", "'" + name + "' is both an arg and an aux param");
+      if (is_low_precision(options.target_dtype) && first_out_of_range(t, options.target_dtype) >= 0) out_of_range.insert(name);
+    }
+  AmpResult r = run(graph, options, dtypes, out_of_range);
+  for (const auto& name : out_of_range)
+    r.warnings.push_back("param '" + name + "' holds values beyond the " + std::string(dtype_name(options.target_dtype)) +
+                         " range (element " + std::to_string(first_out_of_range(
+                             arg_params.count(name) ? arg_params.at(name) : aux_params.at(name), options.target_dtype)) +
+                         "); it is kept in float32 storage");
+
+  // Plan done; now produce the retyped params (copies: the caller's maps are untouched).
+  r.arg_params = arg_params;
+  r.aux_params = aux_params;
+  for (const Node& n : r.graph.nodes) {
+    if (!n.is_variable()) continue;
+    const std::string& named = n.attr(options.compat == Compat::MXNet1 ? "__dtype__" : "__amp_dtype__");
+    if (named.empty()) continue;
+    std::optional<DType> to = options.compat == Compat::MXNet1 ? dtype_from_code(std::stoll(named)) : dtype_from_name(named);
+    if (!to) continue;
+    for (TensorMap* m : {&r.arg_params, &r.aux_params})
+      if (auto it = m->find(n.name); it != m->end() && it->second.dtype != *to && is_float(it->second.dtype))
+        it->second = it->second.astype(*to);
+  }
+  return r;
+}
+
+AmpStats count_casts(const Graph& graph, DType target) {
+  AmpStats s;
+  for (const Node& n : graph.nodes) {
+    if (n.op == "amp_multicast") ++s.multicasts;
+    if (n.op != "amp_cast") continue;
+    const auto d = dtype_from_name(n.attr("dtype"));
+    if (d == target) ++s.lp_casts;
+    else if (d == DType::Float32) ++s.fp32_casts;
+    else ++s.other_casts;
+  }
+  return s;
+}
+
+Graph remove_amp_casts(const Graph& g) {
+  // Each consumer of a cast reads what the cast read; casts are then dropped and ids compacted.
+  std::vector<int64_t> new_id(g.nodes.size(), -1);
+  Graph out;
+  out.attrs = g.attrs;
+  std::vector<std::vector<Entry>> resolved(g.nodes.size());
+  auto resolve = [&](Entry e) -> Entry {
+    const Node& p = g.nodes[e.node];
+    if (p.op == "amp_cast") return resolved[e.node][0];
+    if (p.op == "amp_multicast") return resolved[e.node][e.index];
+    return {static_cast<uint32_t>(new_id[e.node]), e.index, e.version};
+  };
+  for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op == "amp_cast" || n.op == "amp_multicast") {
+      for (const Entry& e : n.inputs) resolved[i].push_back(resolve(e));
+      continue;
+    }
+    Node c = n;
+    for (Entry& e : c.inputs) e = resolve(e);
+    for (uint32_t& d : c.control_deps) d = static_cast<uint32_t>(new_id[d]);
+    new_id[i] = static_cast<int64_t>(out.nodes.size());
+    out.nodes.push_back(std::move(c));
+  }
+  for (const Entry& h : g.heads) out.heads.push_back(resolve(h));
+  return out;
+}
+
+}  // namespace mixprec::amp

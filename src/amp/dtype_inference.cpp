@@ -1,0 +1,73 @@
+#include "amp/dtype_inference.h"
+
+#include <algorithm>
+
+#include "ops/op_table.h"
+
+namespace mixprec::amp {
+
+static bool contains(const std::vector<uint32_t>& v, uint32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+bool follows_data_dtype(const Node& node, uint32_t slot) {
+  const ops::OpInfo& info = ops::op_info(node.op);
+  return !contains(info.index_inputs, slot) && !contains(info.fp32_inputs, slot);
+}
+
+std::vector<DType> forward_type_rule(const Node& node, const std::vector<DType>& in) {
+  const ops::OpInfo& info = ops::op_info(node.op);
+  std::vector<DType> out(node.num_outputs, DType::Unknown);
+  switch (info.rule) {
+    case ops::TypeRule::Cast: {
+      const auto to = dtype_from_name(node.attr("dtype"));
+      const DType src = in.empty() ? DType::Unknown : in[0];
+      // amp_cast leaves non-float tensors alone; Cast converts anything.
+      const bool converts = node.op == "Cast" || src == DType::Unknown || is_float(src);
+      out[0] = to && converts ? *to : src;
+      break;
+    }
+    case ops::TypeRule::MultiCast: {
+      const bool narrow = node.attr("cast_narrow") == "True" || node.attr("cast_narrow") == "true" || node.attr("cast_narrow") == "1";
+      DType common = DType::Unknown;
+      for (DType t : in) {
+        if (!is_float(t)) continue;
+        if (common == DType::Unknown) common = t;
+        else if (!narrow && t == DType::Float32) common = t;
+        else if (narrow && is_low_precision(t)) common = t;
+      }
+      for (size_t i = 0; i < out.size() && i < in.size(); ++i) out[i] = is_float(in[i]) ? common : in[i];
+      break;
+    }
+    case ops::TypeRule::Uniform: {
+      // The op's dtype is that of its first data input (float preferred); outputs follow it,
+      // except statistics outputs that stay float32 (BatchNorm mean/var).
+      DType d = DType::Unknown;
+      for (uint32_t s = 0; s < in.size() && d == DType::Unknown; ++s)
+        if (follows_data_dtype(node, s) && is_float(in[s])) d = in[s];
+      for (uint32_t s = 0; s < in.size() && d == DType::Unknown; ++s)
+        if (follows_data_dtype(node, s)) d = in[s];
+      if (d == DType::Unknown && in.empty()) d = dtype_from_name(node.attr("dtype")).value_or(DType::Float32);
+      for (uint32_t o = 0; o < out.size(); ++o)
+        out[o] = contains(info.fp32_outputs, o) && d != DType::Float64 && d != DType::Unknown ? DType::Float32 : d;
+      break;
+    }
+  }
+  return out;
+}
+
+DTypeTable infer_dtypes(const Graph& g, const std::function<DType(uint32_t)>& variable_dtype) {
+  DTypeTable t(g.nodes.size());
+  for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.is_variable()) {
+      t[i].assign(n.num_outputs, variable_dtype(i));
+      continue;
+    }
+    std::vector<DType> in;
+    in.reserve(n.inputs.size());
+    for (const Entry& e : n.inputs) in.push_back(t[e.node][e.index]);
+    t[i] = forward_type_rule(n, in);
+  }
+  return t;
+}
+
+}  // namespace mixprec::amp

@@ -1,0 +1,15 @@
+// The `mixprec` subcommands. Each registers its options on the app and runs when chosen.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace mixprec::cli {
+
+// A registered subcommand's action; returns the process exit code.
+using Action = std::function<int()>;
+
+Action add_convert(CLI::App& app);
+Action add_inspect(CLI::App& app);
+Action add_zoo(CLI::App& app);
+
+}  // namespace mixprec::cli
