@@ -265,8 +265,9 @@ TEST_P(AmpBehaviour, WidestListOverrideIsHonoured) {
   // As a neutral op, Concat follows its low input and casts the other one.
   EXPECT_EQ(describe_casts(neutral.graph),
             (Casts{"b->" + t + ":fc", "cat->float32:@out0", "data->" + t + ":fc", "pow->" + t + ":cat", "w->" + t + ":fc"}));
-  // And with Concat moved to fp32 (allowed once it left the widest list).
-  o.fp32_ops = std::vector<std::string>{"Concat"};
+  // And with Concat moved to fp32 (allowed once it left the widest list). The user's fp32 list
+  // replaces the default one, so it names the power op too.
+  o.fp32_ops = std::vector<std::string>{"Concat", "_rpower_scalar"};
   AmpResult fp32 = convert_symbol(g, o, {{"w", DType::Float32}, {"b", DType::Float32}});
   EXPECT_EQ(describe_casts(fp32.graph), (Casts{"b->" + t + ":fc", "data->" + t + ":fc", "fc->float32:cat", "w->" + t + ":fc"}));
 }
