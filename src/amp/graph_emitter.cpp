@@ -9,6 +9,7 @@ static constexpr uint32_t kUnmapped = std::numeric_limits<uint32_t>::max();
 GraphEmitter::GraphEmitter(const Graph& source) : src_(source), map_(source.nodes.size(), kUnmapped) {
   out_.attrs = source.attrs;
   out_.nodes.reserve(source.nodes.size() + source.nodes.size() / 4);
+  names_.reserve(source.nodes.size() * 2);
   for (const Node& n : source.nodes) names_.insert(n.name);
 }
 
@@ -24,7 +25,8 @@ Entry GraphEmitter::mapped(Entry e) const { return {map_.at(e.node), e.index, e.
 
 std::string GraphEmitter::unique_name(std::string base) {
   std::string name = base;
-  for (int k = 1; !names_.insert(name).second; ++k) name = base + "_" + std::to_string(k);
+  for (int k = 1; names_.count(name); ++k) name = base + "_" + std::to_string(k);
+  names_.insert(new_names_.emplace_back(name));
   return name;
 }
 

@@ -2,7 +2,9 @@
 // amp_multicast nodes on demand, one cast per (tensor, dtype), named as MXNet names them.
 #pragma once
 #include <map>
-#include <set>
+#include <deque>
+#include <string_view>
+#include <unordered_set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,7 +36,8 @@ class GraphEmitter {
   Graph out_;
   std::vector<uint32_t> map_;  // original node id -> new node id
   std::map<std::pair<Entry, DType>, Entry> casts_;
-  std::set<std::string> names_;
+  std::unordered_set<std::string_view> names_;  // views into src_ and new_names_ (stable storage)
+  std::deque<std::string> new_names_;
 };
 
 }  // namespace mixprec::amp

@@ -17,8 +17,26 @@ bool passes_through(const std::string& op) { return op == "amp_cast" || op == "a
 
 class PlannerV2 {
  public:
-  explicit PlannerV2(const PassContext& ctx)
-      : ctx_(ctx), g_(ctx.graph), orig_(infer_dtypes(g_, [&](uint32_t i) { return ctx.variable_dtype[i]; })) {}
+  explicit PlannerV2(const PassContext& ctx) : ctx_(ctx), g_(ctx.graph) {
+    const DTypeTable t = infer_dtypes(g_, [&](uint32_t i) { return ctx.variable_dtype[i]; });
+    // Flat per-output tables: offset_[n] is node n's first output.
+    offset_.reserve(g_.nodes.size() + 1);
+    offset_.push_back(0);
+    for (const auto& outs : t) {
+      orig_.insert(orig_.end(), outs.begin(), outs.end());
+      offset_.push_back(static_cast<uint32_t>(orig_.size()));
+    }
+    // Per-node facts that do not change between sweeps: the category and what low precision needs.
+    category_.resize(g_.nodes.size());
+    lp_req_.resize(g_.nodes.size());
+    for (uint32_t n = 0; n < g_.nodes.size(); ++n) {
+      const Node& node = g_.nodes[n];
+      if (node.is_variable()) continue;
+      const bool excluded = ctx.exclusions.by_name_or_flag[n] || ctx.exclusions.by_condition[n];
+      category_[n] = excluded ? Category::Fp32 : ctx.categories.of(node.op);
+      lp_req_[n] = lp_requirements(n);
+    }
+  }
 
   PassResult run() {
     // Sweep 1 only discovers which casts exist; sweep 2 decides again knowing them, so a neutral
@@ -30,8 +48,10 @@ class PlannerV2 {
   }
 
  private:
-  DType cur(Entry e) const { return cur_[e.node][e.index]; }
-  DType orig(Entry e) const { return orig_[e.node][e.index]; }
+  DType cur(Entry e) const { return cur_[offset_[e.node] + e.index]; }
+  DType orig(Entry e) const { return orig_[offset_[e.node] + e.index]; }
+  DType& cur_out(uint32_t n, uint32_t o) { return cur_[offset_[n] + o]; }
+  void reset_outputs(uint32_t n) { std::copy(orig_.begin() + offset_[n], orig_.begin() + offset_[n + 1], cur_.begin() + offset_[n]); }
   bool has(Entry e, DType d) const { return cur(e) == d || seen_casts_.count({e.node, e.index, d}) > 0; }
 
   void request(uint32_t n, uint32_t slot, DType d) {
@@ -43,7 +63,7 @@ class PlannerV2 {
   void keep_original(uint32_t n) {
     const Node& node = g_.nodes[n];
     for (uint32_t s = 0; s < node.inputs.size(); ++s) request(n, s, orig(node.inputs[s]));
-    cur_[n] = orig_[n];
+    reset_outputs(n);
   }
 
   // The dtype each input needs when `n` computes in the target type (kAsIs: left alone).
@@ -61,7 +81,7 @@ class PlannerV2 {
 
   bool try_low_precision(uint32_t n) {
     const Node& node = g_.nodes[n];
-    const std::vector<DType> req = lp_requirements(n);
+    const std::vector<DType>& req = lp_req_[n];
     bool any_lp = false;
     for (uint32_t s = 0; s < req.size(); ++s) {
       if (req[s] == ctx_.target && ops::is_mutable_input(node, s)) return false;  // aux states stay as stored
@@ -71,15 +91,15 @@ class PlannerV2 {
     for (uint32_t s = 0; s < req.size(); ++s) request(n, s, req[s] == kAsIs ? cur(node.inputs[s]) : req[s]);
     const ops::OpInfo& info = ops::op_info(node.op);
     for (uint32_t o = 0; o < node.num_outputs; ++o) {
-      const DType od = orig_[n][o];
-      cur_[n][o] = contains(info.fp32_outputs, o) ? DType::Float32 : (is_float(od) || od == DType::Unknown ? ctx_.target : od);
+      const DType od = orig({n, o, 0});
+      cur_out(n, o) = contains(info.fp32_outputs, o) ? DType::Float32 : (is_float(od) || od == DType::Unknown ? ctx_.target : od);
     }
     lp_[n] = true;
     return true;
   }
 
   bool some_data_input_has_lp(uint32_t n) const {
-    const std::vector<DType> req = lp_requirements(n);
+    const std::vector<DType>& req = lp_req_[n];
     for (uint32_t s = 0; s < req.size(); ++s)
       if (req[s] == ctx_.target && has(g_.nodes[n].inputs[s], ctx_.target)) return true;
     return false;
@@ -87,7 +107,7 @@ class PlannerV2 {
 
   // A widest-type op runs low only when every input already has the needed dtype: no new cast.
   bool all_inputs_free(uint32_t n) const {
-    const std::vector<DType> req = lp_requirements(n);
+    const std::vector<DType>& req = lp_req_[n];
     for (uint32_t s = 0; s < req.size(); ++s)
       if (req[s] != kAsIs && !has(g_.nodes[n].inputs[s], req[s])) return false;
     return true;
@@ -102,11 +122,11 @@ class PlannerV2 {
         request(n, s, kAsIs);
         in.push_back(cur(node.inputs[s]));
       }
-      cur_[n] = forward_type_rule(node, in);
+      const std::vector<DType> out = forward_type_rule(node, in);
+      std::copy(out.begin(), out.end(), cur_.begin() + offset_[n]);
       return;
     }
-    const bool excluded = ctx_.exclusions.by_name_or_flag[n] || ctx_.exclusions.by_condition[n];
-    switch (excluded ? Category::Fp32 : ctx_.categories.of(node.op)) {
+    switch (category_[n]) {
       case Category::Fp32:
       case Category::Unknown: keep_original(n); return;
       case Category::Target:
@@ -132,9 +152,12 @@ class PlannerV2 {
   void sweep() {
     ++sweep_;
     cur_ = orig_;
-    want_.assign(g_.nodes.size(), {});
+    if (want_.empty()) {
+      want_.resize(g_.nodes.size());
+      for (uint32_t n = 0; n < g_.nodes.size(); ++n) want_[n].resize(g_.nodes[n].inputs.size());
+    }
+    for (auto& w : want_) std::fill(w.begin(), w.end(), kAsIs);
     lp_.assign(g_.nodes.size(), false);
-    for (uint32_t n = 0; n < g_.nodes.size(); ++n) want_[n].assign(g_.nodes[n].inputs.size(), kAsIs);
     for (uint32_t n = 0; n < g_.nodes.size(); ++n) decide(n);
   }
 
@@ -151,7 +174,7 @@ class PlannerV2 {
     for (uint32_t v = 0; v < g_.nodes.size(); ++v) {
       if (!ctx_.is_param[v] || lp_uses[v] == 0 || other_uses[v] != 0) continue;
       if (!ctx_.offline_allowed[v]) continue;
-      cur_[v][0] = ctx_.target;  // every consumer now reads the stored low-type param directly
+      cur_out(v, 0) = ctx_.target;  // every consumer now reads the stored low-type param directly
       offline_.push_back(v);
     }
   }
@@ -185,8 +208,10 @@ class PlannerV2 {
 
   const PassContext& ctx_;
   const Graph& g_;
-  const DTypeTable orig_;
-  DTypeTable cur_;
+  std::vector<uint32_t> offset_;
+  std::vector<DType> orig_, cur_;
+  std::vector<Category> category_;
+  std::vector<std::vector<DType>> lp_req_;
   std::vector<std::vector<DType>> want_;
   std::vector<bool> lp_;
   std::set<CastKey> seen_casts_;

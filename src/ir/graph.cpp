@@ -12,7 +12,10 @@ const std::string& Node::attr(const std::string& key, const std::string& fallbac
 }
 
 void Graph::verify(const std::string& source) const {
-  auto check_entry = [&](const Entry& e, size_t limit, const std::string& place) {
+  // `place` is built only when something is wrong: verify runs on every graph we touch.
+  auto check_entry = [&](const Entry& e, size_t limit, auto&& place_of) {
+    if (e.node < limit && e.index < nodes[e.node].num_outputs) return;
+    const std::string place = place_of();
     if (e.node >= limit) {
       if (e.node < nodes.size())
         throw Error(source, place, "refers to node " + std::to_string(e.node) + " (" + nodes[e.node].name +
@@ -26,15 +29,15 @@ void Graph::verify(const std::string& source) const {
   };
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
-    const std::string place = "node " + std::to_string(i) + " ('" + n.name + "')";
-    if (n.is_variable() && !n.inputs.empty()) throw Error(source, place, "a variable cannot have inputs");
+    auto place = [&] { return "node " + std::to_string(i) + " ('" + n.name + "')"; };
+    if (n.is_variable() && !n.inputs.empty()) throw Error(source, place(), "a variable cannot have inputs");
     for (const Entry& e : n.inputs) check_entry(e, i, place);
     for (uint32_t c : n.control_deps)
-      if (c >= i) throw Error(source, place, "control dependency on node " + std::to_string(c) + " which does not come before it");
+      if (c >= i) throw Error(source, place(), "control dependency on node " + std::to_string(c) + " which does not come before it");
     for (size_t s = 0; s < n.subgraphs.size(); ++s)
-      n.subgraphs[s].verify(source.empty() ? place + " subgraph " + std::to_string(s) : source);
+      n.subgraphs[s].verify(source.empty() ? place() + " subgraph " + std::to_string(s) : source);
   }
-  for (size_t h = 0; h < heads.size(); ++h) check_entry(heads[h], nodes.size(), "heads[" + std::to_string(h) + "]");
+  for (size_t h = 0; h < heads.size(); ++h) check_entry(heads[h], nodes.size(), [&] { return "heads[" + std::to_string(h) + "]"; });
 }
 
 std::vector<uint32_t> Graph::variable_ids() const {

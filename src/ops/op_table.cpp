@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <unordered_map>
 
 // The table lists only the fields that differ from the defaults; the rest stay default on purpose.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -78,16 +79,23 @@ constexpr std::array kAliases = {
 }  // namespace
 
 std::string_view canonical_op_name(std::string_view op) {
-  for (const auto& a : kAliases)
-    if (a.alias == op) return a.canonical;
-  return op;
+  static const std::unordered_map<std::string_view, std::string_view> aliases = [] {
+    std::unordered_map<std::string_view, std::string_view> m;
+    for (const auto& a : kAliases) m.emplace(a.alias, a.canonical);
+    return m;
+  }();
+  auto it = aliases.find(op);
+  return it == aliases.end() ? op : it->second;
 }
 
 const OpInfo* find_op(std::string_view op) {
-  op = canonical_op_name(op);
-  const auto& t = table();
-  auto it = std::find_if(t.begin(), t.end(), [&](const OpInfo& i) { return i.name == op; });
-  return it == t.end() ? nullptr : &*it;
+  static const std::unordered_map<std::string_view, const OpInfo*> by_name = [] {
+    std::unordered_map<std::string_view, const OpInfo*> m;
+    for (const OpInfo& i : table()) m.emplace(i.name, &i);
+    return m;
+  }();
+  auto it = by_name.find(canonical_op_name(op));
+  return it == by_name.end() ? nullptr : it->second;
 }
 
 const OpInfo& op_info(std::string_view op) {
