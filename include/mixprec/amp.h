@@ -80,8 +80,8 @@ AmpResult convert_symbol(const Graph& graph, const AmpOptions& options,
                          const std::map<std::string, DType>& param_dtypes = {});
 
 // Converts a graph and its parameters; params marked for offline casting are stored in the low type.
-AmpResult convert_model(const Graph& graph, const TensorMap& arg_params, const TensorMap& aux_params,
-                        const AmpOptions& options);
+// The params are taken by value: pass them with std::move to convert without holding two copies.
+AmpResult convert_model(const Graph& graph, TensorMap arg_params, TensorMap aux_params, const AmpOptions& options);
 
 // Counts casts in any graph (used for reports and `inspect`).
 AmpStats count_casts(const Graph& graph, DType target_dtype);

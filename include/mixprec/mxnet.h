@@ -2,6 +2,7 @@
 // (legacy, V1, V2, V3 array formats). Spec: ../shared/reference/mxnet_formats.md.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,12 +49,18 @@ struct ParamsFile {
 ParamsFile parse_params(const uint8_t* data, size_t size, const std::string& source = "<memory>");
 ParamsFile read_params(const std::string& path);
 std::vector<uint8_t> write_params(const ParamsFile& file);
+// Streams the file's bytes without building them in memory (see core/file_io.h for sinks).
+void write_params_to(const ParamsFile& file, const std::function<void(const void*, size_t)>& sink);
+// Writes to a temporary file beside `path`, then renames it over `path`.
 void save_params(const ParamsFile& file, const std::string& path);
 
 // Splits "arg:x" / "aux:y" names into the two dicts (prefix stripped). Names without a known
 // prefix go to `arg`. Throws on duplicate names.
 void split_params(const ParamsFile& file, TensorMap& arg, TensorMap& aux, const std::string& source = "");
+// The same, moving the tensors out of `file` instead of copying them.
+void split_params(ParamsFile&& file, TensorMap& arg, TensorMap& aux, const std::string& source = "");
 // A checkpoint file: "arg:" entries then "aux:" entries, V2 format.
 ParamsFile make_checkpoint(const TensorMap& arg, const TensorMap& aux);
+ParamsFile make_checkpoint(TensorMap&& arg, TensorMap&& aux);  // moves the tensors
 
 }  // namespace mixprec::mxnet

@@ -74,8 +74,7 @@ AmpResult convert_symbol(const Graph& graph, const AmpOptions& options, const st
   return run(graph, options, param_dtypes, {});
 }
 
-AmpResult convert_model(const Graph& graph, const TensorMap& arg_params, const TensorMap& aux_params,
-                        const AmpOptions& options) {
+AmpResult convert_model(const Graph& graph, TensorMap arg_params, TensorMap aux_params, const AmpOptions& options) {
   std::map<std::string, DType> dtypes;
   std::set<std::string> out_of_range;
   for (const TensorMap* m : {&arg_params, &aux_params})
@@ -91,9 +90,9 @@ AmpResult convert_model(const Graph& graph, const TensorMap& arg_params, const T
                              arg_params.count(name) ? arg_params.at(name) : aux_params.at(name), options.target_dtype)) +
                          "); it is kept in float32 storage");
 
-  // Plan done; now produce the retyped params (copies: the caller's maps are untouched).
-  r.arg_params = arg_params;
-  r.aux_params = aux_params;
+  // Plan done; now retype the params the plan stores in the low type, one tensor at a time.
+  r.arg_params = std::move(arg_params);
+  r.aux_params = std::move(aux_params);
   for (const Node& n : r.graph.nodes) {
     if (!n.is_variable()) continue;
     const std::string& named = n.attr(options.compat == Compat::MXNet1 ? "__dtype__" : "__amp_dtype__");

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/file_io.h"
+#include "formats/mxnet/params_pending.h"
 #include "mixprec/amp.h"
 #include "mixprec/error.h"
 #include "mixprec/mxnet.h"
@@ -69,18 +70,18 @@ int run_convert(const ConvertArgs& a) {
     o.input_dtypes[spec.substr(0, eq)] = *d;
   }
 
-  const Graph graph = mxnet::read_symbol_json(a.symbol);
-  const mxnet::ParamsFile pf = mxnet::read_params(a.params);
-  TensorMap arg, aux;
-  mxnet::split_params(pf, arg, aux, a.params);
-  amp::AmpResult r = amp::convert_model(graph, arg, aux, o);
-
   const std::string sym_out = a.out_prefix + "-symbol.json", par_out = a.out_prefix + "-0000.params";
   refuse_to_overwrite_inputs(sym_out, {a.symbol, a.params});
   refuse_to_overwrite_inputs(par_out, {a.symbol, a.params});
+
+  // Tensors are moved from stage to stage, never copied: peak memory stays near one params file.
+  const Graph graph = mxnet::read_symbol_json(a.symbol);
+  TensorMap arg, aux;
+  mxnet::split_params(mxnet::read_params(a.params), arg, aux, a.params);
+  amp::AmpResult r = amp::convert_model(graph, std::move(arg), std::move(aux), o);
   const std::string text = mxnet::write_symbol_json(r.graph);
-  write_files_atomic({{par_out, mxnet::write_params(mxnet::make_checkpoint(r.arg_params, r.aux_params))},
-                      {sym_out, std::vector<uint8_t>(text.begin(), text.end())}});
+  const mxnet::ParamsFile out = mxnet::make_checkpoint(std::move(r.arg_params), std::move(r.aux_params));
+  write_files_atomic({mxnet::params_file(par_out, out), bytes_file(sym_out, text)});
 
   for (const auto& w : r.warnings) std::cerr << "mixprec: warning: " << w << "\n";
   const std::string lp(dtype_name(o.target_dtype));

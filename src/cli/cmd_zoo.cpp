@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "core/file_io.h"
+#include "formats/mxnet/params_pending.h"
 #include "mixprec/mxnet.h"
 #include "mixprec/zoo.h"
 
@@ -28,12 +29,12 @@ Action add_zoo(CLI::App& app) {
     if (a->out_prefix.empty()) a->out_prefix = a->name;
     zoo::ZooOptions o;
     o.seed = a->seed;
-    const zoo::ZooModel m = zoo::build_zoo_model(a->name, o);
+    zoo::ZooModel m = zoo::build_zoo_model(a->name, o);
     const std::string text = mxnet::write_symbol_json(m.graph);
-    write_files_atomic({{a->out_prefix + "-0000.params", mxnet::write_params(mxnet::make_checkpoint(m.arg_params, m.aux_params))},
-                        {a->out_prefix + "-symbol.json", std::vector<uint8_t>(text.begin(), text.end())}});
+    const mxnet::ParamsFile params = mxnet::make_checkpoint(std::move(m.arg_params), std::move(m.aux_params));
+    write_files_atomic({mxnet::params_file(a->out_prefix + "-0000.params", params), bytes_file(a->out_prefix + "-symbol.json", text)});
     std::cout << "wrote " << a->out_prefix << "-symbol.json (" << m.graph.nodes.size() << " nodes) and " << a->out_prefix
-              << "-0000.params (" << m.arg_params.size() + m.aux_params.size() << " arrays)\n";
+              << "-0000.params (" << params.arrays.size() << " arrays)\n";
     return 0;
   };
 }

@@ -1,10 +1,12 @@
 #include "core/file_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -45,8 +47,8 @@ std::string read_text_file(const std::string& path) {
 
 namespace {
 
-// Creates `path`'s temporary sibling holding `size` bytes, flushed to disk; returns its name.
-std::string write_temp_beside(const std::string& path, const void* data, size_t size) {
+// Creates `path`'s temporary sibling with the produced bytes, flushed to disk; returns its name.
+std::string write_temp_beside(const std::string& path, const std::function<void(const ByteSink&)>& produce) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -63,13 +65,37 @@ std::string write_temp_beside(const std::string& path, const void* data, size_t 
     ::unlink(tmp.c_str());
     throw Error(path, "", what + ": " + why);
   };
-  const auto* p = static_cast<const uint8_t*>(data);
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t w = ::write(fd, p + done, size - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail("write failed");
-    done += static_cast<size_t>(w);
+  // Small pieces are gathered so that a header field does not cost a system call.
+  std::vector<uint8_t> buf;
+  buf.reserve(1 << 16);
+  auto write_all = [&](const uint8_t* p, size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) fail("write failed");
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  };
+  auto flush = [&] {
+    write_all(buf.data(), buf.size());
+    buf.clear();
+  };
+  try {
+    produce([&](const void* data, size_t size) {
+      const auto* p = static_cast<const uint8_t*>(data);
+      if (buf.size() + size <= buf.capacity()) {
+        buf.insert(buf.end(), p, p + size);
+        return;
+      }
+      flush();
+      write_all(p, size);
+    });
+    flush();
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
   }
   if (::fsync(fd) != 0) fail("fsync failed");
   if (::close(fd) != 0) {
@@ -83,7 +109,8 @@ std::string write_temp_beside(const std::string& path, const void* data, size_t 
 }  // namespace
 
 void write_file_atomic(const std::string& path, const void* data, size_t size) {
-  const std::string tmp = write_temp_beside(path, data, size);
+  const std::string tmp =
+      write_temp_beside(path, [&](const ByteSink& sink) { sink(data, size); });
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = errno_text();
     ::unlink(tmp.c_str());
@@ -94,7 +121,7 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
 void write_files_atomic(const std::vector<PendingFile>& files) {
   std::vector<std::string> temps;
   try {
-    for (const PendingFile& f : files) temps.push_back(write_temp_beside(f.path, f.bytes.data(), f.bytes.size()));
+    for (const PendingFile& f : files) temps.push_back(write_temp_beside(f.path, f.write));
   } catch (...) {
     for (const auto& t : temps) ::unlink(t.c_str());
     throw;
@@ -105,6 +132,41 @@ void write_files_atomic(const std::vector<PendingFile>& files) {
       for (size_t j = i; j < temps.size(); ++j) ::unlink(temps[j].c_str());
       throw Error(files[i].path, "", "rename failed: " + why);
     }
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path, "", "cannot open: " + errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(path, "", "not a regular file");
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const std::string why = errno_text();
+      ::close(fd);
+      throw Error(path, "", "cannot map: " + why);
+    }
+    ::madvise(p, size_, MADV_SEQUENTIAL);
+    data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+void MappedFile::release_before(size_t offset) {
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t end = std::min(offset, size_) / page * page;
+  if (end > released_) {
+    ::madvise(const_cast<uint8_t*>(data_) + released_, end - released_, MADV_DONTNEED);
+    released_ = end;
+  }
 }
 
 }  // namespace mixprec

@@ -1,0 +1,37 @@
+// Seeded synthetic weights for zoo models. Each value is a pure function of (seed, parameter name,
+// element index) through a counter-based generator (splitmix64), so a parameter's values do not depend
+// on which parameters were generated before it, and any one can be regenerated alone.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mixprec/tensor.h"
+
+namespace mixprec::zoo {
+
+// How a parameter is initialised; scales chosen to look like trained weights.
+enum class Init : uint8_t {
+  HeNormal,     // conv / FC weights: N(0, sqrt(2 / fan_in))
+  Bias,         // N(0, 0.01)
+  BnGamma,      // 1 + U(-0.1, 0.1)
+  BnBeta,       // N(0, 0.05)
+  RunningMean,  // N(0, 0.1)
+  RunningVar,   // U(0.5, 1.5): positive, so inference never divides by ~0
+  Embedding,    // N(0, 0.02), as BERT initialises its tables
+  Ones,         // LayerNorm gamma; BatchNorm gamma when fix_gamma ignores it anyway
+  Zeros,        // LayerNorm beta; BatchNorm beta with center=False
+};
+
+struct ParamSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  Init init = Init::Zeros;
+  int64_t fan_in = 1;  // HeNormal only
+  bool aux = false;    // lives in aux_params (BatchNorm running statistics)
+};
+
+// The float32 tensor for `spec` under `seed`.
+Tensor make_param(uint64_t seed, const ParamSpec& spec);
+
+}  // namespace mixprec::zoo
