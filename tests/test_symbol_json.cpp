@@ -294,6 +294,19 @@ TEST(SymbolJson, StringsEscapeAsDmlcDoes) {
   }
 }
 
+TEST(SymbolJson, GraphAttrsMustBeTypeValuePairsToBeWritten) {
+  Graph g = parse_symbol_json(kSmall);
+  g.attrs["broken"] = "[\"int\", ";
+  try {
+    write_symbol_json(g);
+    FAIL() << "wrote a broken graph attribute";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.place(), "attrs 'broken'");
+  }
+  g.attrs["broken"] = R"(["list_int", [1, 2]])";
+  EXPECT_NE(write_symbol_json(g).find(R"("attrs": {"broken": ["list_int", [1, 2]]})"), std::string::npos);
+}
+
 TEST(SymbolJson, OutOfOrderNodesAreResorted) {
   // The op comes first in the file; MXNet links by id, so it loads this, and so do we.
   const Graph g = parse_symbol_json(

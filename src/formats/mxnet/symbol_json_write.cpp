@@ -41,7 +41,8 @@ class DmlcWriter {
     separator();
   }
   // Starts an object member; the caller then writes its value. `context` is a callable giving
-  // the place for an error message, so that no string is built unless one is thrown.
+  // the place for an error message, so that no string is built unless one is thrown. dmlc writes
+  // keys unescaped; we escape them so that an odd key still gives valid JSON.
   template <typename Context>
   void key(const std::string& k, const Context& context) {
     item();

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job on the bundled default model: sets up, builds, generates ResNet-50 v1 (FP32, seeded
+# weights) with the tool itself, converts it to float16 with MXNet's AMP rules, and shows what changed.
+# Usage: scripts/run_default.sh [float16|bfloat16]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dtype=${1:-float16}
+bash scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIXPREC_TESTS=OFF -DMIXPREC_BENCH=OFF >/dev/null
+cmake --build build --parallel "$(nproc)" --target mixprec
+mkdir -p out
+./build/mixprec zoo resnet50_v1 --out-prefix out/resnet50_v1
+./build/mixprec convert --symbol out/resnet50_v1-symbol.json --params out/resnet50_v1-0000.params \
+  --out-prefix "out/resnet50_v1_$dtype" --target-dtype "$dtype" --cast-params-offline
+echo
+echo "== FP32 model =="
+./build/mixprec inspect out/resnet50_v1-symbol.json out/resnet50_v1-0000.params | grep -v '^  .*: float'
+echo
+echo "== $dtype model =="
+./build/mixprec inspect "out/resnet50_v1_$dtype-symbol.json" "out/resnet50_v1_$dtype-0000.params" | grep -v '^  .*: \(b\)\?float'
