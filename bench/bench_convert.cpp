@@ -111,7 +111,7 @@ void bench_params_io(size_t mb, int reps) {
     t.shape = {static_cast<int64_t>(per / 4)};
     t.data.resize(per);
     for (size_t k = 0; k < per; k += 4096) t.data[k] = static_cast<uint8_t>(i + k);
-    arg["w" + std::to_string(i)] = std::move(t);
+    arg[std::string("w").append(std::to_string(i))] = std::move(t);
   }
   const mxnet::ParamsFile pf = mxnet::make_checkpoint(arg, {});
   const std::vector<uint8_t> bytes = mxnet::write_params(pf);

@@ -372,6 +372,6 @@ TEST_P(AmpBehaviour, RemoveAmpCastsRestoresWiring) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, AmpBehaviour, ::testing::Values(DType::Float16, DType::BFloat16),
-                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+                         [](const auto& p) { return std::string(dtype_name(p.param)); });
 
 }  // namespace

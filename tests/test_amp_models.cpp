@@ -38,6 +38,8 @@ struct Row {
   size_t lp_casts, fp32_casts, params_lp;
 };
 
+void PrintTo(const Row& r, std::ostream* os) { *os << r.name; }
+
 class AmpModelCounts : public ::testing::TestWithParam<Row> {};
 
 TEST_P(AmpModelCounts, MatchTheReDerivedTable) {
@@ -81,7 +83,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Row{"det1_v1_f16", DET1, V1, F16, false, 11, 2, 3}, Row{"det1_v1_f16_off", DET1, V1, F16, true, 1, 2, 13},
                       Row{"det1_v2_f16", DET1, V2, F16, false, 14, 2, 0}, Row{"det1_v2_f16_off", DET1, V2, F16, true, 1, 2, 13},
                       Row{"det4_v1_f16", DET4, V1, F16, false, 57, 5, 21}, Row{"det4_v2_f16", DET4, V2, F16, false, 78, 5, 0}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& p) { return std::string(p.param.name); });
 
 // Exact placement on ResNet-20 v1: the input, 21 conv weights and the dense weight and bias are
 // cast to the low type; only the dense output is cast back; BN params are never touched.
@@ -108,7 +110,9 @@ TEST(AmpModels, ResNet20CastPlacementIsExact) {
   }
   EXPECT_EQ(lp_sources.size(), 24u);
   for (const auto& [name, t] : m.arg)
-    if (name.find("batchnorm") != std::string::npos) EXPECT_FALSE(lp_sources.count(name)) << name;
+    if (name.find("batchnorm") != std::string::npos) {
+      EXPECT_FALSE(lp_sources.count(name)) << name;
+    }
 }
 
 // Offline params are float32 -> float16 with round-to-nearest-even, bit for bit.

@@ -76,12 +76,12 @@ OpLists effective_lists(const AmpOptions& options);
 
 // Converts a graph. `param_dtypes` names the variables that are parameters (with their stored
 // dtype); every other variable is a data input. Offline casting needs convert_model.
-AmpResult convert_symbol(const Graph& graph, const AmpOptions& options,
-                         const std::map<std::string, DType>& param_dtypes = {});
+// The graph is taken by value: pass it with std::move to let the result reuse its nodes.
+AmpResult convert_symbol(Graph graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes = {});
 
 // Converts a graph and its parameters; params marked for offline casting are stored in the low type.
 // The params are taken by value: pass them with std::move to convert without holding two copies.
-AmpResult convert_model(const Graph& graph, TensorMap arg_params, TensorMap aux_params, const AmpOptions& options);
+AmpResult convert_model(Graph graph, TensorMap arg_params, TensorMap aux_params, const AmpOptions& options);
 
 // Counts casts in any graph (used for reports and `inspect`).
 AmpStats count_casts(const Graph& graph, DType target_dtype);

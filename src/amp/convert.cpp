@@ -25,7 +25,7 @@ int64_t first_out_of_range(const Tensor& t, DType target) {
   return -1;
 }
 
-AmpResult run(const Graph& graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes,
+AmpResult run(Graph& graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes,
               const std::set<std::string>& out_of_range) {
   graph.verify("input graph");
   AmpResult result;
@@ -70,11 +70,11 @@ AmpResult run(const Graph& graph, const AmpOptions& options, const std::map<std:
 
 }  // namespace
 
-AmpResult convert_symbol(const Graph& graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes) {
+AmpResult convert_symbol(Graph graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes) {
   return run(graph, options, param_dtypes, {});
 }
 
-AmpResult convert_model(const Graph& graph, TensorMap arg_params, TensorMap aux_params, const AmpOptions& options) {
+AmpResult convert_model(Graph graph, TensorMap arg_params, TensorMap aux_params, const AmpOptions& options) {
   std::map<std::string, DType> dtypes;
   std::set<std::string> out_of_range;
   for (const TensorMap* m : {&arg_params, &aux_params})

@@ -54,19 +54,31 @@ std::vector<DType> forward_type_rule(const Node& node, const std::vector<DType>&
   return out;
 }
 
-DTypeTable infer_dtypes(const Graph& g, const std::function<DType(uint32_t)>& variable_dtype) {
-  DTypeTable t(g.nodes.size());
+FlatDTypes infer_dtypes_flat(const Graph& g, const std::function<DType(uint32_t)>& variable_dtype) {
+  FlatDTypes t;
+  t.offset.reserve(g.nodes.size() + 1);
+  t.offset.push_back(0);
+  t.dtypes.reserve(g.nodes.size() + g.nodes.size() / 8);
+  std::vector<DType> in;
   for (uint32_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     if (n.is_variable()) {
-      t[i].assign(n.num_outputs, variable_dtype(i));
-      continue;
+      t.dtypes.insert(t.dtypes.end(), n.num_outputs, variable_dtype(i));
+    } else {
+      in.clear();
+      for (const Entry& e : n.inputs) in.push_back(t.at(e));
+      const std::vector<DType> out = forward_type_rule(n, in);
+      t.dtypes.insert(t.dtypes.end(), out.begin(), out.end());
     }
-    std::vector<DType> in;
-    in.reserve(n.inputs.size());
-    for (const Entry& e : n.inputs) in.push_back(t[e.node][e.index]);
-    t[i] = forward_type_rule(n, in);
+    t.offset.push_back(static_cast<uint32_t>(t.dtypes.size()));
   }
+  return t;
+}
+
+DTypeTable infer_dtypes(const Graph& g, const std::function<DType(uint32_t)>& variable_dtype) {
+  const FlatDTypes f = infer_dtypes_flat(g, variable_dtype);
+  DTypeTable t(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) t[i].assign(f.dtypes.begin() + f.offset[i], f.dtypes.begin() + f.offset[i + 1]);
   return t;
 }
 

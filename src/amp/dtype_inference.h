@@ -13,6 +13,14 @@ namespace mixprec::amp {
 using DTypeTable = std::vector<std::vector<DType>>;
 DTypeTable infer_dtypes(const Graph& graph, const std::function<DType(uint32_t node)>& variable_dtype);
 
+// The same in one flat array: output k of node n is at dtypes[offset[n] + k] (offset has n+1 entries).
+struct FlatDTypes {
+  std::vector<uint32_t> offset;
+  std::vector<DType> dtypes;
+  DType at(Entry e) const { return dtypes[offset[e.node] + e.index]; }
+};
+FlatDTypes infer_dtypes_flat(const Graph& graph, const std::function<DType(uint32_t node)>& variable_dtype);
+
 // The output dtypes of one op node given its input dtypes (the forward type rule).
 std::vector<DType> forward_type_rule(const Node& node, const std::vector<DType>& inputs);
 

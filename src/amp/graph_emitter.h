@@ -4,6 +4,7 @@
 #include <map>
 #include <deque>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <string>
 #include <utility>
@@ -16,10 +17,13 @@ namespace mixprec::amp {
 
 class GraphEmitter {
  public:
-  explicit GraphEmitter(const Graph& source);
+  // `source` may be consumed: move_node takes nodes out of it.
+  explicit GraphEmitter(Graph& source);
 
   // Appends a copy of original node `id` with the given (already mapped) inputs.
   void copy_node(uint32_t id, std::vector<Entry> mapped_inputs);
+  // The same, moving the node out of the source graph (no copy of its name and attributes).
+  void move_node(uint32_t id, std::vector<Entry> mapped_inputs);
   // The new-graph entry of an original tensor (its producer must have been copied).
   Entry mapped(Entry original) const;
   // An amp_cast of the original tensor to `to`, created once and shared by every consumer.
@@ -32,12 +36,14 @@ class GraphEmitter {
 
  private:
   std::string unique_name(std::string base);
-  const Graph& src_;
+  void append(uint32_t id, Node n, std::vector<Entry> mapped_inputs);
+  const std::string& name_of(uint32_t original_id) const { return out_.nodes[map_.at(original_id)].name; }
+  Graph& src_;
   Graph out_;
   std::vector<uint32_t> map_;  // original node id -> new node id
-  std::map<std::pair<Entry, DType>, Entry> casts_;
-  std::unordered_set<std::string_view> names_;  // views into src_ and new_names_ (stable storage)
-  std::deque<std::string> new_names_;
+  std::unordered_map<uint64_t, Entry> casts_;  // (tensor, dtype) -> its cast
+  // Hashes of every name in use: a clash of hashes only costs an extra "_k" suffix, never a duplicate.
+  std::unordered_set<size_t> names_;
 };
 
 }  // namespace mixprec::amp

@@ -11,7 +11,7 @@
 namespace mixprec::amp {
 
 struct PassContext {
-  const Graph& graph;
+  Graph& graph;  // the input; the 2.x pass moves its nodes into the result
   DType target;
   const OpCategories& categories;
   const Exclusions& exclusions;

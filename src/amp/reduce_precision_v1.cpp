@@ -213,7 +213,7 @@ class PlannerV1 {
   }
 
   const PassContext& ctx_;
-  const Graph& g_;
+  const Graph& g_;  // only read: this pass copies nodes
   GraphEmitter em_;
   std::map<Entry, Entry> fp32_, lp_;
   std::set<std::string> param_names_cache_;

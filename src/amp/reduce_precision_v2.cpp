@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 
 #include "amp/dtype_inference.h"
 #include "amp/graph_emitter.h"
@@ -18,23 +19,23 @@ bool passes_through(const std::string& op) { return op == "amp_cast" || op == "a
 class PlannerV2 {
  public:
   explicit PlannerV2(const PassContext& ctx) : ctx_(ctx), g_(ctx.graph) {
-    const DTypeTable t = infer_dtypes(g_, [&](uint32_t i) { return ctx.variable_dtype[i]; });
-    // Flat per-output tables: offset_[n] is node n's first output.
-    offset_.reserve(g_.nodes.size() + 1);
-    offset_.push_back(0);
-    for (const auto& outs : t) {
-      orig_.insert(orig_.end(), outs.begin(), outs.end());
-      offset_.push_back(static_cast<uint32_t>(orig_.size()));
-    }
+    FlatDTypes t = infer_dtypes_flat(g_, [&](uint32_t i) { return ctx.variable_dtype[i]; });
+    offset_ = std::move(t.offset);  // offset_[n]: node n's first output
+    orig_ = std::move(t.dtypes);
+    // Per input slot, flat: in_offset_[n] is node n's first slot.
+    in_offset_.reserve(g_.nodes.size() + 1);
+    in_offset_.push_back(0);
+    for (const Node& node : g_.nodes) in_offset_.push_back(in_offset_.back() + static_cast<uint32_t>(node.inputs.size()));
+    want_.assign(in_offset_.back(), kAsIs);
     // Per-node facts that do not change between sweeps: the category and what low precision needs.
     category_.resize(g_.nodes.size());
-    lp_req_.resize(g_.nodes.size());
+    lp_req_.assign(in_offset_.back(), kAsIs);
     for (uint32_t n = 0; n < g_.nodes.size(); ++n) {
       const Node& node = g_.nodes[n];
       if (node.is_variable()) continue;
       const bool excluded = ctx.exclusions.by_name_or_flag[n] || ctx.exclusions.by_condition[n];
       category_[n] = excluded ? Category::Fp32 : ctx.categories.of(node.op);
-      lp_req_[n] = lp_requirements(n);
+      fill_lp_requirements(n);
     }
   }
 
@@ -52,12 +53,19 @@ class PlannerV2 {
   DType orig(Entry e) const { return orig_[offset_[e.node] + e.index]; }
   DType& cur_out(uint32_t n, uint32_t o) { return cur_[offset_[n] + o]; }
   void reset_outputs(uint32_t n) { std::copy(orig_.begin() + offset_[n], orig_.begin() + offset_[n + 1], cur_.begin() + offset_[n]); }
-  bool has(Entry e, DType d) const { return cur(e) == d || seen_casts_.count({e.node, e.index, d}) > 0; }
+  static uint64_t cast_key(Entry e, DType d) {
+    return (uint64_t{e.node} << 32) | (uint64_t{e.index} << 8) | static_cast<uint8_t>(d);
+  }
+  bool has(Entry e, DType d) const { return cur(e) == d || seen_casts_.count(cast_key(e, d)) > 0; }
+  DType& want(uint32_t n, uint32_t slot) { return want_[in_offset_[n] + slot]; }
+  DType want(uint32_t n, uint32_t slot) const { return want_[in_offset_[n] + slot]; }
+  DType req(uint32_t n, uint32_t slot) const { return lp_req_[in_offset_[n] + slot]; }
+  uint32_t slots(uint32_t n) const { return in_offset_[n + 1] - in_offset_[n]; }
 
   void request(uint32_t n, uint32_t slot, DType d) {
-    want_[n][slot] = d;
+    want(n, slot) = d;
     const Entry e = g_.nodes[n].inputs[slot];
-    if (d != kAsIs && cur(e) != d) seen_casts_.insert({e.node, e.index, d});
+    if (d != kAsIs && cur(e) != d) seen_casts_.insert(cast_key(e, d));
   }
 
   void keep_original(uint32_t n) {
@@ -67,28 +75,25 @@ class PlannerV2 {
   }
 
   // The dtype each input needs when `n` computes in the target type (kAsIs: left alone).
-  std::vector<DType> lp_requirements(uint32_t n) const {
+  void fill_lp_requirements(uint32_t n) {
     const Node& node = g_.nodes[n];
     const ops::OpInfo& info = ops::op_info(node.op);
-    std::vector<DType> req(node.inputs.size(), kAsIs);
     for (uint32_t s = 0; s < node.inputs.size(); ++s) {
       const DType o = orig(node.inputs[s]);
       if (contains(info.index_inputs, s) || !is_float(o)) continue;  // indices and ints keep their type
-      req[s] = contains(info.fp32_inputs, s) ? DType::Float32 : ctx_.target;
+      lp_req_[in_offset_[n] + s] = contains(info.fp32_inputs, s) ? DType::Float32 : ctx_.target;
     }
-    return req;
   }
 
   bool try_low_precision(uint32_t n) {
     const Node& node = g_.nodes[n];
-    const std::vector<DType>& req = lp_req_[n];
     bool any_lp = false;
-    for (uint32_t s = 0; s < req.size(); ++s) {
-      if (req[s] == ctx_.target && ops::is_mutable_input(node, s)) return false;  // aux states stay as stored
-      any_lp = any_lp || req[s] == ctx_.target;
+    for (uint32_t s = 0; s < slots(n); ++s) {
+      if (req(n, s) == ctx_.target && ops::is_mutable_input(node, s)) return false;  // aux states stay as stored
+      any_lp = any_lp || req(n, s) == ctx_.target;
     }
     if (!any_lp) return false;
-    for (uint32_t s = 0; s < req.size(); ++s) request(n, s, req[s] == kAsIs ? cur(node.inputs[s]) : req[s]);
+    for (uint32_t s = 0; s < slots(n); ++s) request(n, s, req(n, s) == kAsIs ? cur(node.inputs[s]) : req(n, s));
     const ops::OpInfo& info = ops::op_info(node.op);
     for (uint32_t o = 0; o < node.num_outputs; ++o) {
       const DType od = orig({n, o, 0});
@@ -99,17 +104,15 @@ class PlannerV2 {
   }
 
   bool some_data_input_has_lp(uint32_t n) const {
-    const std::vector<DType>& req = lp_req_[n];
-    for (uint32_t s = 0; s < req.size(); ++s)
-      if (req[s] == ctx_.target && has(g_.nodes[n].inputs[s], ctx_.target)) return true;
+    for (uint32_t s = 0; s < slots(n); ++s)
+      if (req(n, s) == ctx_.target && has(g_.nodes[n].inputs[s], ctx_.target)) return true;
     return false;
   }
 
   // A widest-type op runs low only when every input already has the needed dtype: no new cast.
   bool all_inputs_free(uint32_t n) const {
-    const std::vector<DType>& req = lp_req_[n];
-    for (uint32_t s = 0; s < req.size(); ++s)
-      if (req[s] != kAsIs && !has(g_.nodes[n].inputs[s], req[s])) return false;
+    for (uint32_t s = 0; s < slots(n); ++s)
+      if (req(n, s) != kAsIs && !has(g_.nodes[n].inputs[s], req(n, s))) return false;
     return true;
   }
 
@@ -152,11 +155,7 @@ class PlannerV2 {
   void sweep() {
     ++sweep_;
     cur_ = orig_;
-    if (want_.empty()) {
-      want_.resize(g_.nodes.size());
-      for (uint32_t n = 0; n < g_.nodes.size(); ++n) want_[n].resize(g_.nodes[n].inputs.size());
-    }
-    for (auto& w : want_) std::fill(w.begin(), w.end(), kAsIs);
+    std::fill(want_.begin(), want_.end(), kAsIs);
     lp_.assign(g_.nodes.size(), false);
     for (uint32_t n = 0; n < g_.nodes.size(); ++n) decide(n);
   }
@@ -167,7 +166,7 @@ class PlannerV2 {
     for (uint32_t n = 0; n < g_.nodes.size(); ++n)
       for (uint32_t s = 0; s < g_.nodes[n].inputs.size(); ++s) {
         const Entry e = g_.nodes[n].inputs[s];
-        const DType w = want_[n][s];
+        const DType w = want(n, s);
         (w == ctx_.target && cur(e) != w ? lp_uses : other_uses)[e.node]++;
       }
     for (const Entry& h : g_.heads) other_uses[h.node]++;
@@ -186,13 +185,13 @@ class PlannerV2 {
     for (uint32_t n = 0; n < g_.nodes.size(); ++n) {
       std::vector<Entry> in;
       in.reserve(g_.nodes[n].inputs.size());
-      for (uint32_t s = 0; s < g_.nodes[n].inputs.size(); ++s) in.push_back(wire(g_.nodes[n].inputs[s], want_[n][s]));
-      em.copy_node(n, std::move(in));
+      for (uint32_t s = 0; s < g_.nodes[n].inputs.size(); ++s) in.push_back(wire(g_.nodes[n].inputs[s], want(n, s)));
+      em.move_node(n, std::move(in));  // the input graph is consumed here, after all decisions
       r.lp_nodes += lp_[n] ? 1 : 0;
     }
     for (uint32_t v : offline_) {
       em.new_node(v).attrs["__amp_dtype__"] = std::string(dtype_name(ctx_.target));
-      r.param_dtypes.emplace_back(g_.nodes[v].name, ctx_.target);
+      r.param_dtypes.emplace_back(em.new_node(v).name, ctx_.target);
     }
     std::vector<Entry> heads;
     for (const Entry& h : g_.heads) heads.push_back(wire(h, orig(h)));  // outputs keep their original dtype
@@ -200,21 +199,14 @@ class PlannerV2 {
     return r;
   }
 
-  struct CastKey {
-    uint32_t node, index;
-    DType to;
-    auto operator<=>(const CastKey&) const = default;
-  };
-
   const PassContext& ctx_;
-  const Graph& g_;
-  std::vector<uint32_t> offset_;
+  Graph& g_;
+  std::vector<uint32_t> offset_, in_offset_;
   std::vector<DType> orig_, cur_;
   std::vector<Category> category_;
-  std::vector<std::vector<DType>> lp_req_;
-  std::vector<std::vector<DType>> want_;
+  std::vector<DType> lp_req_, want_;  // per input slot
   std::vector<bool> lp_;
-  std::set<CastKey> seen_casts_;
+  std::unordered_set<uint64_t> seen_casts_;
   std::set<uint32_t> warned_;
   std::vector<uint32_t> offline_;
   int sweep_ = 0;

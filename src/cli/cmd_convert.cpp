@@ -75,10 +75,10 @@ int run_convert(const ConvertArgs& a) {
   refuse_to_overwrite_inputs(par_out, {a.symbol, a.params});
 
   // Tensors are moved from stage to stage, never copied: peak memory stays near one params file.
-  const Graph graph = mxnet::read_symbol_json(a.symbol);
+  Graph graph = mxnet::read_symbol_json(a.symbol);
   TensorMap arg, aux;
   mxnet::split_params(mxnet::read_params(a.params), arg, aux, a.params);
-  amp::AmpResult r = amp::convert_model(graph, std::move(arg), std::move(aux), o);
+  amp::AmpResult r = amp::convert_model(std::move(graph), std::move(arg), std::move(aux), o);
   const std::string text = mxnet::write_symbol_json(r.graph);
   const mxnet::ParamsFile out = mxnet::make_checkpoint(std::move(r.arg_params), std::move(r.aux_params));
   write_files_atomic({mxnet::params_file(par_out, out), bytes_file(sym_out, text)});
