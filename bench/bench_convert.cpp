@@ -93,7 +93,11 @@ void bench_graph_scaling(int reps) {
         if (n.is_variable() && n.name != "data" && n.name != "token_types") params[n.name] = DType::Float32;
       const std::string text = mxnet::write_symbol_json(m.graph);
       const double parse = median_seconds(reps, [&] { (void)mxnet::parse_symbol_json(text); });
-      const double conv = median_seconds(reps, [&] { (void)amp::convert_symbol(m.graph, amp::AmpOptions{}, params); });
+      // The CLI hands its parsed graph to the conversion (std::move); the copy made here for each
+      // repetition is outside the timed region.
+      std::vector<Graph> copies(static_cast<size_t>(reps), m.graph);
+      size_t next = 0;
+      const double conv = median_seconds(reps, [&] { (void)amp::convert_symbol(std::move(copies[next++]), amp::AmpOptions{}, params); });
       const double per_node = conv / static_cast<double>(m.graph.nodes.size()) * 1e9;
       if (target == 25000) base_per_node = per_node;
       std::printf("%-18s %9zu %10.1f %10.1f %12.0f %11.2fx\n", family, m.graph.nodes.size(), parse * 1e3, conv * 1e3, per_node,
@@ -125,11 +129,19 @@ void bench_params_io(size_t mb, int reps) {
   const double load_s = median_seconds(reps, [&] { (void)mxnet::read_params(path); });
   const double save_s = median_seconds(reps, [&] { mxnet::save_params(pf, path); });
   std::filesystem::remove(path);
+  // tmpfs: the same code path, with the page cache as the only destination (fsync is free there).
+  const std::string shm = "/dev/shm/mixprec_bench.params";
+  double shm_s = 0;
+  if (std::filesystem::is_directory("/dev/shm")) {
+    shm_s = median_seconds(reps, [&] { mxnet::save_params(pf, shm); });
+    std::filesystem::remove(shm);
+  }
   std::printf("%-34s %8.2f GB/s  (baseline)\n", "memcpy of the same bytes", gb / memcpy_s);
   std::printf("%-34s %8.2f GB/s  %.2fx memcpy\n", "parse_params (memory)", gb / parse_s, memcpy_s / parse_s);
   std::printf("%-34s %8.2f GB/s  %.2fx memcpy\n", "write_params (memory)", gb / write_s, memcpy_s / write_s);
   std::printf("%-34s %8.2f GB/s  %.2fx memcpy\n", "read_params (page cache)", gb / load_s, memcpy_s / load_s);
-  std::printf("%-34s %8.2f GB/s  %.2fx memcpy  (includes fsync)\n", "save_params (temp + fsync + rename)", gb / save_s, memcpy_s / save_s);
+  if (shm_s > 0) std::printf("%-34s %8.2f GB/s  %.2fx memcpy\n", "save_params to tmpfs (page cache)", gb / shm_s, memcpy_s / shm_s);
+  std::printf("%-34s %8.2f GB/s  %.2fx memcpy  (disk-bound: fsync)\n", "save_params to disk (temp+fsync+rename)", gb / save_s, memcpy_s / save_s);
 }
 
 void bench_cli(int reps) {
@@ -168,8 +180,10 @@ void bench_cli(int reps) {
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   const int reps = quick ? 3 : 7;
+  // Child processes first: Linux reports a child's peak RSS as at least its parent's at exec time,
+  // so the memory figures must be taken while this process is still small.
+  bench_cli(quick ? 5 : 21);
   bench_graph_scaling(reps);
   bench_params_io(quick ? 64 : 512, reps);
-  bench_cli(quick ? 5 : 21);
   return 0;
 }

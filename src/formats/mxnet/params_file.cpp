@@ -1,8 +1,10 @@
 // MXNet `.params` files (NDArray lists): parsing, writing and the arg/aux checkpoint split.
 // Layout: ../shared/reference/mxnet_formats.md Part B.
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "formats/mxnet/params_pending.h"
 #include "core/file_io.h"
@@ -106,7 +108,9 @@ std::vector<int64_t> read_dims(Reader& r, int64_t ndim, bool legacy) {
   return shape;
 }
 
-NamedArray read_array(Reader& r) {
+// `progress(offset)` is told how far the data has been copied, every few MB of a large array, so a
+// memory-mapped source can drop what was copied before the array ends.
+NamedArray read_array(Reader& r, const std::function<void(size_t)>& progress) {
   NamedArray a;
   const size_t start = r.pos();
   const uint32_t head = r.get<uint32_t>("the array header");
@@ -153,8 +157,19 @@ NamedArray read_array(Reader& r) {
   if (bytes > r.left())
     r.fail(r.pos(), "truncated file: array data needs " + std::to_string(bytes) + " bytes, " +
                         std::to_string(r.left()) + " remain");
+  const size_t data_at = r.pos();
   const uint8_t* p = r.take(static_cast<size_t>(bytes), "array data");
-  a.tensor.data.assign(p, p + bytes);
+  constexpr size_t kChunk = size_t{32} << 20;
+  if (!progress || bytes <= kChunk) {
+    a.tensor.data.assign(p, p + bytes);
+  } else {
+    a.tensor.data.reserve(static_cast<size_t>(bytes));
+    for (size_t off = 0; off < bytes; off += kChunk) {
+      const size_t n = std::min(kChunk, static_cast<size_t>(bytes) - off);
+      a.tensor.data.insert(a.tensor.data.end(), p + off, p + off + n);
+      progress(data_at + off + n);
+    }
+  }
   return a;
 }
 
@@ -238,7 +253,7 @@ ParamsFile parse_params_impl(const uint8_t* data, size_t size, const std::string
   file.arrays.reserve(static_cast<size_t>(n_arrays));
   for (uint64_t k = 0; k < n_arrays; ++k) {
     r.set_array(static_cast<int64_t>(k));
-    file.arrays.push_back(read_array(r));
+    file.arrays.push_back(read_array(r, progress));
     if (progress) progress(r.pos());
   }
   r.set_array(-1);
@@ -335,7 +350,9 @@ void split_into(File&& file, TensorMap& arg, TensorMap& aux, const std::string& 
     const std::string name = prefix == "arg" || is_aux ? a.name.substr(colon + 1) : a.name;
     if (new_arg.count(name) || new_aux.count(name))
       throw Error(source, "array " + std::to_string(k) + " ('" + a.name + "')", "duplicate parameter name '" + name + "'");
-    (is_aux ? new_aux : new_arg).emplace(name, std::forward<File>(file).arrays[k].tensor);
+    // vector::operator[] has no rvalue overload, so the move is spelled out.
+    if constexpr (std::is_rvalue_reference_v<File&&>) (is_aux ? new_aux : new_arg).emplace(name, std::move(a.tensor));
+    else (is_aux ? new_aux : new_arg).emplace(name, a.tensor);
   }
   arg.swap(new_arg);
   aux.swap(new_aux);
