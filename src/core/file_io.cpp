@@ -17,7 +17,8 @@ namespace mixprec {
 
 static std::string errno_text() { return std::strerror(errno); }
 
-std::vector<uint8_t> read_file(const std::string& path) {
+// Opens a regular file for reading and tells its size; the caller closes the descriptor.
+static int open_regular_file(const std::string& path, size_t& size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path, "", "cannot open: " + errno_text());
   struct stat st {};
@@ -25,7 +26,14 @@ std::vector<uint8_t> read_file(const std::string& path) {
     ::close(fd);
     throw Error(path, "", "not a regular file");
   }
-  std::vector<uint8_t> buf(static_cast<size_t>(st.st_size));
+  size = static_cast<size_t>(st.st_size);
+  return fd;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  size_t size = 0;
+  const int fd = open_regular_file(path, size);
+  std::vector<uint8_t> buf(size);
   size_t done = 0;
   while (done < buf.size()) {
     const ssize_t r = ::read(fd, buf.data() + done, buf.size() - done);
@@ -135,14 +143,7 @@ void write_files_atomic(const std::vector<PendingFile>& files) {
 }
 
 MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(path, "", "cannot open: " + errno_text());
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(path, "", "not a regular file");
-  }
-  size_ = static_cast<size_t>(st.st_size);
+  const int fd = open_regular_file(path, size_);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
