@@ -11,5 +11,8 @@ using Action = std::function<int()>;
 Action add_convert(CLI::App& app);
 Action add_inspect(CLI::App& app);
 Action add_zoo(CLI::App& app);
+Action add_run(CLI::App& app);
+Action add_compare(CLI::App& app);
+Action add_bench(CLI::App& app);
 
 }  // namespace mixprec::cli

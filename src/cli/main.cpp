@@ -1,4 +1,4 @@
-// mixprec: convert FP32 MXNet models to mixed precision (float16 / bfloat16) and inspect them.
+// mixprec: convert FP32 MXNet models to mixed precision (float16 / bfloat16), inspect and run them.
 // Exit codes: 0 success, 1 bad input or failed conversion, 2 bad command line.
 #include <iostream>
 #include <map>
@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   reg(mixprec::cli::add_convert);
   reg(mixprec::cli::add_inspect);
   reg(mixprec::cli::add_zoo);
+  reg(mixprec::cli::add_run);
+  reg(mixprec::cli::add_compare);
+  reg(mixprec::cli::add_bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,16 @@
+// The nn kernel family: convolutions, dense, normalisation, pooling, activations, softmax, embedding.
+#include "runtime/kernels/nn_util.h"
+
+namespace mixprec::runtime {
+
+void register_nn_kernels(KernelRegistry& r) {
+  nn::register_conv(r);
+  nn::register_dense(r);
+  nn::register_norm(r);
+  nn::register_pool(r);
+  nn::register_activation(r);
+  nn::register_softmax(r);
+  nn::register_embedding(r);
+}
+
+}  // namespace mixprec::runtime

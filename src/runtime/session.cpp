@@ -1,0 +1,235 @@
+#include "runtime/session.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "amp/dtype_inference.h"
+#include "mixprec/attrs.h"
+#include "mixprec/error.h"
+#include "mixprec/half.h"
+
+namespace mixprec::runtime {
+
+void round_to_dtype(std::vector<float>& v, DType t) {
+  if (t != DType::Float16 && t != DType::BFloat16) return;
+  std::vector<uint16_t> tmp(std::min<size_t>(v.size(), 1 << 16));
+  for (size_t at = 0; at < v.size(); at += tmp.size()) {
+    const size_t n = std::min(tmp.size(), v.size() - at);
+    if (t == DType::Float16) {
+      floats_to_halves(v.data() + at, tmp.data(), n);
+      halves_to_floats(tmp.data(), v.data() + at, n);
+    } else {
+      floats_to_bfloat16s(v.data() + at, tmp.data(), n);
+      bfloat16s_to_floats(tmp.data(), v.data() + at, n);
+    }
+  }
+}
+
+namespace {
+
+Buf to_buf(const Tensor& t, const std::string& name) {
+  Buf b;
+  b.shape = t.shape;
+  if (!is_float(t.dtype) && t.dtype != DType::Int32 && t.dtype != DType::Int64 && t.dtype != DType::UInt8 && t.dtype != DType::Int8)
+    throw Error("", "param '" + name + "'", "dtype " + std::string(dtype_name(t.dtype)) + " is not supported by the engine");
+  const auto n = static_cast<size_t>(t.numel());
+  b.v.resize(n);
+  switch (t.dtype) {
+    case DType::Float32: std::copy_n(t.as<float>(), n, b.v.begin()); break;
+    case DType::Float16: halves_to_floats(t.as<uint16_t>(), b.v.data(), n); break;
+    case DType::BFloat16: bfloat16s_to_floats(t.as<uint16_t>(), b.v.data(), n); break;
+    case DType::Float64: for (size_t i = 0; i < n; ++i) b.v[i] = static_cast<float>(t.as<double>()[i]); break;
+    case DType::Int32: for (size_t i = 0; i < n; ++i) b.v[i] = static_cast<float>(t.as<int32_t>()[i]); break;
+    case DType::Int64: for (size_t i = 0; i < n; ++i) b.v[i] = static_cast<float>(t.as<int64_t>()[i]); break;
+    case DType::UInt8: for (size_t i = 0; i < n; ++i) b.v[i] = t.as<uint8_t>()[i]; break;
+    case DType::Int8: for (size_t i = 0; i < n; ++i) b.v[i] = t.as<int8_t>()[i]; break;
+    default: break;
+  }
+  return b;
+}
+
+// Low-precision weights that only FullyConnected reads stay 16-bit: half the bytes per inference.
+Buf keep_low(const Tensor& t) {
+  Buf b;
+  b.shape = t.shape;
+  b.storage = t.dtype;
+  b.lp.resize(static_cast<size_t>(t.numel()));
+  std::memcpy(b.lp.data(), t.data.data(), b.lp.size() * 2);
+  return b;
+}
+
+bool only_feeds_dense_weights(const Graph& g, uint32_t v) {
+  bool any = false;
+  for (const Node& n : g.nodes)
+    for (uint32_t s = 0; s < n.inputs.size(); ++s) {
+      if (n.inputs[s].node != v) continue;
+      if (n.op != "FullyConnected" || s != 1) return false;
+      any = true;
+    }
+  return any;
+}
+
+// True when every reader of variable `v` is a loss op's label slot (SoftmaxOutput's input 1, ...).
+bool only_feeds_labels(const Graph& g, uint32_t v) {
+  bool any = false;
+  for (const Node& n : g.nodes)
+    for (uint32_t s = 0; s < n.inputs.size(); ++s) {
+      if (n.inputs[s].node != v) continue;
+      const bool label = s == 1 && n.op.size() > 6 && n.op.compare(n.op.size() - 6, 6, "Output") == 0;
+      if (!label) return false;
+      any = true;
+    }
+  return any;
+}
+
+}  // namespace
+
+Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, SessionOptions options)
+    : graph_(std::move(graph)), threads_(options.threads) {
+  graph_.verify("model");
+  const Graph& g = graph_;
+  auto param = [&](const std::string& name) -> const Tensor* {
+    if (auto it = arg.find(name); it != arg.end()) return &it->second;
+    if (auto it = aux.find(name); it != aux.end()) return &it->second;
+    return nullptr;
+  };
+
+  // Which ops lack a kernel: all of them are reported at once, before anything runs.
+  std::set<std::string> missing;
+  kernel_.assign(g.nodes.size(), nullptr);
+  for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+    if (g.nodes[i].is_variable()) continue;
+    kernel_[i] = kernels().find(g.nodes[i].op);
+    if (!kernel_[i]) missing.insert(g.nodes[i].op);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    throw Error("", "model", "the engine has no kernel for: " + list);
+  }
+
+  // dtypes: params as stored, data inputs float32 unless told otherwise.
+  amp::FlatDTypes t = amp::infer_dtypes_flat(g, [&](uint32_t i) {
+    const Node& n = g.nodes[i];
+    if (const Tensor* p = param(n.name)) return p->dtype;
+    auto d = options.input_dtypes.find(n.name);
+    return d == options.input_dtypes.end() ? DType::Float32 : d->second;
+  });
+  offset_ = std::move(t.offset);
+  dtypes_ = std::move(t.dtypes);
+
+  // shapes, node by node; params and inputs first.
+  shapes_.assign(dtypes_.size(), {});
+  params_.assign(dtypes_.size(), {});
+  is_param_.assign(dtypes_.size(), false);
+  for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.is_variable()) {
+      if (const Tensor* p = param(n.name)) {
+        params_[offset_[i]] = is_low_precision(p->dtype) && only_feeds_dense_weights(g, i) ? keep_low(*p) : to_buf(*p, n.name);
+        is_param_[offset_[i]] = true;
+        shapes_[offset_[i]] = p->shape;
+        continue;
+      }
+      input_names_.push_back(n.name);
+      input_node_[n.name] = i;
+      if (auto s = options.input_shapes.find(n.name); s != options.input_shapes.end()) {
+        shapes_[offset_[i]] = s->second;
+      } else if (!n.attr("__shape__").empty()) {
+        shapes_[offset_[i]] = attrs::parse_tuple(n.attr("__shape__"), "__shape__ of " + n.name);
+      } else if (only_feeds_labels(g, i)) {
+        shapes_[offset_[i]] = {1};  // a training label: inference kernels never read it
+        labels_.insert(n.name);
+      } else {
+        throw Error("", "input '" + n.name + "'", "no shape given (and the variable has no __shape__ attribute)");
+      }
+      for (int64_t d : shapes_[offset_[i]])
+        if (d <= 0) throw Error("", "input '" + n.name + "'", "shape " + attrs::format_tuple(shapes_[offset_[i]]) + " has an unknown dimension");
+      continue;
+    }
+    std::vector<Shape> in;
+    for (const Entry& e : n.inputs) in.push_back(shape_of(e));
+    std::vector<Shape> out = kernel_[i]->infer_shape(n, in);
+    if (out.size() != n.num_outputs)
+      throw Error("", "node '" + n.name + "'", "kernel gave " + std::to_string(out.size()) + " output shapes, the node has " +
+                                                   std::to_string(n.num_outputs));
+    for (uint32_t o = 0; o < n.num_outputs; ++o) shapes_[offset_[i] + o] = std::move(out[o]);
+  }
+
+  // Reference counts, so that activations are freed after their last reader.
+  uses_.assign(dtypes_.size(), 0);
+  for (const Node& n : g.nodes)
+    for (const Entry& e : n.inputs) ++uses_[offset_[e.node] + e.index];
+  for (const Entry& h : g.heads) ++uses_[offset_[h.node] + h.index];
+}
+
+const Shape& Session::input_shape(const std::string& name) const {
+  auto it = input_node_.find(name);
+  if (it == input_node_.end()) throw Error("", "input '" + name + "'", "not an input of the model");
+  return shapes_[offset_[it->second]];
+}
+
+std::vector<DType> Session::output_dtypes() const {
+  std::vector<DType> d;
+  for (const Entry& h : graph_.heads) d.push_back(dtype_of(h));
+  return d;
+}
+
+std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const NodeObserver& observe) {
+  if (threads_ > 0) omp_set_num_threads(threads_);
+  const Graph& g = graph_;
+  std::vector<Buf> act(dtypes_.size());
+  std::vector<int> left = uses_;
+  for (const auto& name : input_names_) {
+    if (inputs.count(name)) continue;
+    if (!labels_.count(name)) throw Error("", "input '" + name + "'", "no value given");
+    act[offset_[input_node_[name]]] = Buf{{1}, {0.0f}};  // unread label placeholder
+  }
+  for (const auto& [name, buf] : inputs) {
+    auto it = input_node_.find(name);
+    if (it == input_node_.end()) throw Error("", "input '" + name + "'", "not an input of the model");
+    const uint32_t slot = offset_[it->second];
+    if (buf.shape != shapes_[slot])
+      throw Error("", "input '" + name + "'", "has shape " + attrs::format_tuple(buf.shape) + ", the model was planned for " +
+                                                 attrs::format_tuple(shapes_[slot]));
+    act[slot] = buf;
+    round_to_dtype(act[slot].v, dtypes_[slot]);
+  }
+  auto value = [&](Entry e) -> const Buf& {
+    const uint32_t s = offset_[e.node] + e.index;
+    return is_param_[s] ? params_[s] : act[s];
+  };
+  for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.is_variable()) continue;
+    KernelArgs args{n, {}, {}};
+    for (const Entry& e : n.inputs) args.in.push_back(&value(e));
+    for (uint32_t o = 0; o < n.num_outputs; ++o) {
+      Buf& b = act[offset_[i] + o];
+      b.shape = shapes_[offset_[i] + o];
+      b.v.assign(static_cast<size_t>(b.numel()), 0.0f);
+      args.out.push_back(&b);
+    }
+    kernel_[i]->run(args);
+    std::vector<const Buf*> outs;
+    for (uint32_t o = 0; o < n.num_outputs; ++o) {
+      round_to_dtype(act[offset_[i] + o].v, dtypes_[offset_[i] + o]);
+      outs.push_back(&act[offset_[i] + o]);
+    }
+    if (observe) observe(i, outs);
+    for (const Entry& e : n.inputs) {
+      const uint32_t s = offset_[e.node] + e.index;
+      if (--left[s] == 0 && !g.nodes[e.node].is_variable()) act[s] = Buf{};  // last reader done: free it
+    }
+    for (uint32_t o = 0; o < n.num_outputs; ++o)
+      if (left[offset_[i] + o] == 0) act[offset_[i] + o] = Buf{};  // hidden outputs nobody reads
+  }
+  std::vector<Buf> out;
+  for (const Entry& h : g.heads) out.push_back(value(h));
+  return out;
+}
+
+}  // namespace mixprec::runtime

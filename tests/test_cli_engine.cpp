@@ -1,0 +1,102 @@
+// `mixprec run`, `compare` and `bench` as a user runs them.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "mixprec/numpy.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kCli = MIXPREC_CLI_PATH;
+const std::string kR20 = std::string(MIXPREC_SHARED_DIR) + "/models/mxnet/gluoncv_cifar_resnet20_v1/cifar_resnet20_v1";
+
+struct Out {
+  int code;
+  std::string out, err;
+};
+
+class CliEngine : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mixprec_cli_engine_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  }
+  Out run(const std::string& args) {
+    const std::string cmd = kCli + " " + args + " >" + (dir_ / "o.txt").string() + " 2>" + (dir_ / "e.txt").string();
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "o.txt"), slurp(dir_ / "e.txt")};
+  }
+  std::string p(const std::string& n) const { return (dir_ / n).string(); }
+  fs::path dir_;
+};
+
+TEST_F(CliEngine, RunSavesOutputsAndAcceptsNpyInputs) {
+  Out r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --shape data=2,3,32,32 --input data=random:3 --save " + p("out") + " --threads 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("output 0: shape (2, 10) dtype float32"), std::string::npos) << r.out;
+  const mixprec::Tensor t = mixprec::numpy::read_npy(p("out_0.npy"));
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{2, 10}));
+  // The same values fed back from a file give the same outputs.
+  std::vector<float> img(2 * 3 * 32 * 32);
+  for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<float>(i % 17) / 17.0f;
+  mixprec::numpy::save_npy(mixprec::Tensor::from_floats({2, 3, 32, 32}, img), p("img.npy"));
+  r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --input data=" + p("img.npy") + " --save " + p("a"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --input data=" + p("img.npy") + " --save " + p("b"));
+  EXPECT_EQ(slurp(p("a_0.npy")), slurp(p("b_0.npy")));
+}
+
+TEST_F(CliEngine, CompareReportsEveryMetric) {
+  ASSERT_EQ(run("convert --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --out-prefix " + p("r20h")).code, 0);
+  const Out r = run("compare --reference " + kR20 + " --candidate " + p("r20h") + " --shape data=4,3,32,32 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& o = j.at("outputs").at(0);
+  for (const char* k : {"max_abs", "max_rel", "nmse", "cosine", "top1_agreement", "reference_inf_nan", "candidate_inf_nan"})
+    EXPECT_TRUE(o.contains(k)) << k;
+  EXPECT_GT(o.at("cosine").get<double>(), 0.9999);
+  EXPECT_LT(o.at("nmse").get<double>(), 1e-5);
+  EXPECT_EQ(o.at("candidate_inf_nan").get<int>(), 0);
+  EXPECT_TRUE(j.at("first_error_jumps").is_array());
+  const Out text = run("compare --reference " + kR20 + " --candidate " + p("r20h") + " --shape data=1,3,32,32");
+  EXPECT_NE(text.out.find("top-1 agreement"), std::string::npos) << text.out;
+}
+
+TEST_F(CliEngine, BenchPrintsLatencyThroughputAndMemory) {
+  const Out r = run("bench --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --shape data=1,3,32,32 --runs 3 --warmup 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("latency: median"), std::string::npos);
+  EXPECT_NE(r.out.find("throughput:"), std::string::npos);
+  EXPECT_NE(r.out.find("peak memory:"), std::string::npos);
+}
+
+TEST_F(CliEngine, MissingShapeAndBadInputsFailClearly) {
+  Out r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("data"), std::string::npos) << r.err;
+  r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --shape data=1,3,32,32 --input nope=random:1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
+  std::ofstream(p("bad.npy")) << "not numpy";
+  r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --input data=" + p("bad.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.npy"), std::string::npos) << r.err;
+}
+
+}  // namespace
