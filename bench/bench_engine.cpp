@@ -57,6 +57,55 @@ void bench_gemv(int threads, int reps) {
   std::printf("%-16s %8.3f ms  %6.1f GB/s of weights  %.2fx faster than fp32\n", "bf16 weights", bf16, gb / 2 / (bf16 / 1e3), f32 / bf16);
 }
 
+size_t weight_bytes(const TensorMap& arg, const TensorMap& aux) {
+  size_t n = 0;
+  for (const auto* m : {&arg, &aux})
+    for (const auto& [k, t] : *m) n += t.nbytes();
+  return n;
+}
+
+// One network: FP32 latency (and % of the FMA peak from `gflop`), then its float16 / bfloat16
+// conversions (default lists, params offline): latency ratio, weight memory ratio, output error.
+void bench_network(const std::string& name, const zoo::ZooOptions& zo, double gflop, double peak, int threads, int reps) {
+  const zoo::ZooModel m = zoo::build_zoo_model(name, zo);
+  runtime::SessionOptions o;
+  o.threads = threads;
+  std::map<std::string, runtime::Buf> in;
+  for (const auto& [iname, shape] : m.inputs) {
+    o.input_shapes[iname] = shape;
+    runtime::Buf b;
+    b.shape = shape;
+    b.v.resize(static_cast<size_t>(b.numel()));
+    for (size_t i = 0; i < b.v.size(); ++i) b.v[i] = iname == "data" && name == "bert_base" ? static_cast<float>(i % 1000) : std::sin(0.01f * static_cast<float>(i));
+    if (iname == "token_types") std::fill(b.v.begin(), b.v.end(), 0.0f);
+    in[iname] = b;
+  }
+  runtime::Session ref(m.graph, m.arg_params, m.aux_params, o);
+  std::vector<runtime::Buf> ref_out;
+  ref.run(in);
+  const double f32 = median_ms(reps, [&] { ref_out = ref.run(in); });
+  const size_t w32 = weight_bytes(m.arg_params, m.aux_params);
+  std::printf("\n== %s, batch 1, %d threads (median of %d) ==\n", name.c_str(), threads, reps);
+  std::printf("%-9s %9.1f ms", "float32", f32);
+  if (gflop > 0) std::printf("  %.1f GFLOP/s = %.0f%% of the measured FMA peak", gflop / (f32 / 1e3), 100 * gflop / (f32 / 1e3) / peak);
+  std::printf("  (baseline)\n");
+  for (DType t : {DType::Float16, DType::BFloat16}) {
+    amp::AmpOptions a;
+    a.target_dtype = t;
+    a.cast_params_offline = true;
+    amp::AmpResult r = amp::convert_model(m.graph, m.arg_params, m.aux_params, a);
+    const size_t w = weight_bytes(r.arg_params, r.aux_params);
+    runtime::Session s(std::move(r.graph), r.arg_params, r.aux_params, o);
+    std::vector<runtime::Buf> out;
+    s.run(in);
+    const double ms = median_ms(reps, [&] { out = s.run(in); });
+    const validate::OutputMetrics e = validate::compare(ref_out[0], out[0]);
+    std::printf("%-9s %9.1f ms  %.2fx fp32 latency  weights %.2fx fp32  NMSE %.2e  cosine %.6f  inf/NaN %lld\n",
+                std::string(dtype_name(t)).c_str(), ms, ms / f32, static_cast<double>(w) / static_cast<double>(w32), e.nmse, e.cosine,
+                static_cast<long long>(e.cand_nonfinite));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,5 +119,10 @@ int main(int argc, char** argv) {
   const double peak = runtime::measure_fma_peak_gflops(threads);
   std::printf("== float32 FMA peak, %d threads: %.1f GFLOP/s (measured) ==\n", threads, peak);
   bench_gemv(threads, reps);
+  // ResNet-50 v1 at 224x224: 4.09 GMACs = 8.18 GFLOP (conv + FC, the published Gluon figure).
+  bench_network("resnet50_v1", zoo::ZooOptions{}, 8.18, peak, threads, quick ? 3 : 7);
+  zoo::ZooOptions bert;
+  bert.seq_len = 128;
+  bench_network("bert_base", bert, 0, peak, threads, quick ? 3 : 5);
   return 0;
 }
