@@ -11,30 +11,17 @@
 namespace mixprec::cli {
 
 Action add_bench(CLI::App& app) {
-  struct Args {
-    std::string symbol, params;
-    std::vector<std::string> inputs, shapes;
-    int threads = 0, runs = 20, warmup = 2;
+  struct Args : ModelArgs {
+    int runs = 20, warmup = 2;
   };
   auto a = std::make_shared<Args>();
   CLI::App* c = app.add_subcommand("bench", "Time a model on the CPU: latency (median, p90), throughput, peak memory");
-  c->add_option("--symbol", a->symbol, "NAME-symbol.json")->required();
-  c->add_option("--params", a->params, "NAME-0000.params")->required();
-  c->add_option("--input", a->inputs, "NAME=file.npy or NAME=random:SEED (repeatable; default random:0)");
-  c->add_option("--shape", a->shapes, "NAME=d0,d1,... for inputs without a .npy file or __shape__ (repeatable)");
-  c->add_option("--threads", a->threads, "Threads (default: all cores)");
+  add_model_options(c, *a);
   c->add_option("--runs", a->runs, "Timed runs (default 20)");
   c->add_option("--warmup", a->warmup, "Untimed runs first (default 2)");
   return [a] {
-    LoadedModel m = load_model(a->symbol, a->params);
-    const InputSpecs in = parse_inputs(a->inputs);
-    runtime::SessionOptions o;
-    o.threads = a->threads;
-    o.input_shapes = parse_shapes(a->shapes);
-    add_file_shapes(in, o.input_shapes);
-    runtime::Session s(std::move(m.graph), m.arg, m.aux, o);
-    m.arg.clear();
-    m.aux.clear();
+    InputSpecs in;
+    runtime::Session s = open_session(*a, in);
     const auto inputs = make_inputs(s, in);
     for (int i = 0; i < a->warmup; ++i) s.run(inputs);
     std::vector<double> ms;

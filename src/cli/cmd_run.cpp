@@ -11,27 +11,16 @@
 namespace mixprec::cli {
 
 Action add_run(CLI::App& app) {
-  struct Args {
-    std::string symbol, params, save;
-    std::vector<std::string> inputs, shapes;
-    int threads = 0;
+  struct Args : ModelArgs {
+    std::string save;
   };
   auto a = std::make_shared<Args>();
   CLI::App* c = app.add_subcommand("run", "Run a model (FP32 or mixed precision) on the CPU with faithful fp16/bf16 numerics");
-  c->add_option("--symbol", a->symbol, "NAME-symbol.json")->required();
-  c->add_option("--params", a->params, "NAME-0000.params")->required();
-  c->add_option("--input", a->inputs, "NAME=file.npy or NAME=random:SEED (repeatable; default random:0)");
-  c->add_option("--shape", a->shapes, "NAME=d0,d1,... for inputs without a .npy file or __shape__ (repeatable)");
-  c->add_option("--threads", a->threads, "Threads (default: all cores)");
+  add_model_options(c, *a);
   c->add_option("--save", a->save, "Write output k to SAVE_k.npy");
   return [a] {
-    LoadedModel m = load_model(a->symbol, a->params);
-    const InputSpecs in = parse_inputs(a->inputs);
-    runtime::SessionOptions o;
-    o.threads = a->threads;
-    o.input_shapes = parse_shapes(a->shapes);
-    add_file_shapes(in, o.input_shapes);
-    runtime::Session s(std::move(m.graph), m.arg, m.aux, o);
+    InputSpecs in;
+    runtime::Session s = open_session(*a, in);
     const auto inputs = make_inputs(s, in);
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<runtime::Buf> out = s.run(inputs);

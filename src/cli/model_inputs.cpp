@@ -96,6 +96,24 @@ void add_file_shapes(const InputSpecs& in, std::map<std::string, runtime::Shape>
   for (const auto& [name, buf] : in.files) shapes[name] = buf.shape;
 }
 
+void add_model_options(CLI::App* c, ModelArgs& a) {
+  c->add_option("--symbol", a.symbol, "NAME-symbol.json")->required();
+  c->add_option("--params", a.params, "NAME-0000.params")->required();
+  c->add_option("--input", a.inputs, "NAME=file.npy or NAME=random:SEED (repeatable; default random:0)");
+  c->add_option("--shape", a.shapes, "NAME=d0,d1,... for inputs without a .npy file or __shape__ (repeatable)");
+  c->add_option("--threads", a.threads, "Threads (default: all cores)");
+}
+
+runtime::Session open_session(const ModelArgs& a, InputSpecs& in) {
+  LoadedModel m = load_model(a.symbol, a.params);
+  in = parse_inputs(a.inputs);
+  runtime::SessionOptions o;
+  o.threads = a.threads;
+  o.input_shapes = parse_shapes(a.shapes);
+  add_file_shapes(in, o.input_shapes);
+  return runtime::Session(std::move(m.graph), m.arg, m.aux, o);
+}
+
 std::map<std::string, runtime::Buf> make_inputs(const runtime::Session& s, const InputSpecs& in) {
   std::map<std::string, runtime::Buf> out;
   for (const auto& [name, buf] : in.files) out[name] = buf;

@@ -1,6 +1,7 @@
 // Shared by run / compare / bench: loading a model by prefix or by files, and building its inputs
 // from `--input name=file.npy|random:seed` and `--shape name=1,3,224,224`.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +11,14 @@
 #include "runtime/session.h"
 
 namespace mixprec::cli {
+
+// The options run and bench share: the model files, its inputs, their shapes, threads.
+struct ModelArgs {
+  std::string symbol, params;
+  std::vector<std::string> inputs, shapes;
+  int threads = 0;
+};
+void add_model_options(CLI::App* c, ModelArgs& a);
 
 struct LoadedModel {
   Graph graph;
@@ -32,6 +41,10 @@ struct InputSpecs {
 InputSpecs parse_inputs(const std::vector<std::string>& specs);
 // Shapes of the file inputs, added to `shapes` (for SessionOptions::input_shapes).
 void add_file_shapes(const InputSpecs& in, std::map<std::string, runtime::Shape>& shapes);
+
+// A session over the files in `a`, planned for the shapes given or read from .npy inputs; `in`
+// receives the parsed input specs.
+runtime::Session open_session(const ModelArgs& a, InputSpecs& in);
 
 // Values for every input of the session. Inputs without a spec get `random:0`. Random inputs are
 // N(0, 1) floats, except inputs read as indices by an Embedding (integers in range).
