@@ -1,6 +1,8 @@
 // The `mixprec` command line, run as a user would: outputs, exit codes, and what happens on bad
 // input (a clear message naming the file and place, exit 1, no output left, inputs untouched).
 #include <gtest/gtest.h>
+
+#include "cli_test_util.h"
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -14,40 +16,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kCli = MIXPREC_CLI_PATH;
-const std::string kR20 = std::string(MIXPREC_SHARED_DIR) + "/models/mxnet/gluoncv_cifar_resnet20_v1/cifar_resnet20_v1";
+using mixprec::testing::CliRun;
+using mixprec::testing::kR20;
+using mixprec::testing::slurp;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-class Cli : public ::testing::Test {
+class Cli : public mixprec::testing::CliFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mixprec_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  CliRun run(const std::string& args) {
-    const std::string cmd = kCli + " " + args + " >" + (dir_ / "stdout.txt").string() + " 2>" + (dir_ / "stderr.txt").string();
-    const int status = std::system(cmd.c_str());
-    CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "stdout.txt"), slurp(dir_ / "stderr.txt")};
-    fs::remove(dir_ / "stdout.txt");
-    fs::remove(dir_ / "stderr.txt");
-    return r;
-  }
-  std::string p(const std::string& name) const { return (dir_ / name).string(); }
   void write(const std::string& name, const std::string& bytes) {
     std::ofstream f(dir_ / name, std::ios::binary);
     f << bytes;
@@ -79,7 +53,6 @@ class Cli : public ::testing::Test {
     EXPECT_EQ(slurp(sym), sym_before);
     EXPECT_EQ(slurp(params), params_before);
   }
-  fs::path dir_;
 };
 
 TEST_F(Cli, ConvertWritesAModelThatInspectDescribes) {

@@ -8,43 +8,18 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_test_util.h"
 #include "mixprec/numpy.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kCli = MIXPREC_CLI_PATH;
-const std::string kR20 = std::string(MIXPREC_SHARED_DIR) + "/models/mxnet/gluoncv_cifar_resnet20_v1/cifar_resnet20_v1";
+using mixprec::testing::kR20;
+using mixprec::testing::slurp;
+using Out = mixprec::testing::CliRun;
 
-struct Out {
-  int code;
-  std::string out, err;
-};
-
-class CliEngine : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mixprec_cli_engine_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  static std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  }
-  Out run(const std::string& args) {
-    const std::string cmd = kCli + " " + args + " >" + (dir_ / "o.txt").string() + " 2>" + (dir_ / "e.txt").string();
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "o.txt"), slurp(dir_ / "e.txt")};
-  }
-  std::string p(const std::string& n) const { return (dir_ / n).string(); }
-  fs::path dir_;
-};
+class CliEngine : public mixprec::testing::CliFixture {};
 
 TEST_F(CliEngine, RunSavesOutputsAndAcceptsNpyInputs) {
   Out r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --shape data=2,3,32,32 --input data=random:3 --save " + p("out") + " --threads 2");

@@ -8,8 +8,13 @@
 namespace mixprec {
 
 int64_t Tensor::numel() const {
+  // A zero dimension makes the tensor empty whatever the others are, so check for it first:
+  // multiplying in order could overflow before reaching it.
+  for (int64_t d : shape)
+    if (d == 0) return 0;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) throw Error("tensor shape has a negative or overflowing element count");
   return n;
 }
 
