@@ -88,7 +88,7 @@ void bench_network(const std::string& name, const zoo::ZooOptions& zo, double gf
   std::printf("\n== %s, batch 1, %d threads (median of %d) ==\n", name.c_str(), threads, reps);
   std::printf("%-9s %9.1f ms", "float32", f32);
   if (gflop > 0) std::printf("  %.1f GFLOP/s = %.0f%% of the measured FMA peak", gflop / (f32 / 1e3), 100 * gflop / (f32 / 1e3) / peak);
-  std::printf("  (baseline)\n");
+  std::printf("  (baseline; %zu nodes fused into convolutions)\n", ref.fused_nodes());
   for (DType t : {DType::Float16, DType::BFloat16}) {
     amp::AmpOptions a;
     a.target_dtype = t;
@@ -100,8 +100,9 @@ void bench_network(const std::string& name, const zoo::ZooOptions& zo, double gf
     s.run(in);
     const double ms = median_ms(reps, [&] { out = s.run(in); });
     const validate::OutputMetrics e = validate::compare(ref_out[0], out[0]);
-    std::printf("%-9s %9.1f ms  %.2fx fp32 latency  weights %.2fx fp32  NMSE %.2e  cosine %.6f  inf/NaN %lld\n",
-                std::string(dtype_name(t)).c_str(), ms, ms / f32, static_cast<double>(w) / static_cast<double>(w32), e.nmse, e.cosine,
+    std::printf("%-9s %9.1f ms  %.2fx fp32 latency  weights %.2fx fp32 stored, %.2fx in memory  NMSE %.2e  cosine %.6f  inf/NaN %lld\n",
+                std::string(dtype_name(t)).c_str(), ms, ms / f32, static_cast<double>(w) / static_cast<double>(w32),
+                static_cast<double>(s.weight_bytes()) / static_cast<double>(ref.weight_bytes()), e.nmse, e.cosine,
                 static_cast<long long>(e.cand_nonfinite));
   }
 }

@@ -2,7 +2,7 @@
 # Installs the Debian packages mixprec builds against. Idempotent: installs only what is missing.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
-      libbenchmark-dev zlib1g-dev)
+      libbenchmark-dev zlib1g-dev libdnnl-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

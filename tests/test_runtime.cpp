@@ -52,7 +52,9 @@ validate::Comparison convert_and_compare(const Model& m, DType t, bool offline, 
   a.target_dtype = t;
   a.cast_params_offline = offline;
   amp::AmpResult r = amp::convert_model(m.graph, m.arg, m.aux, a);
-  Session ref(m.graph, m.arg, m.aux, o), cand(std::move(r.graph), r.arg_params, r.aux_params, o);
+  runtime::SessionOptions unfused = o;
+  unfused.fuse = false;  // per-node errors need every node's output
+  Session ref(m.graph, m.arg, m.aux, unfused), cand(std::move(r.graph), r.arg_params, r.aux_params, unfused);
   return validate::compare_models(ref, cand, in);
 }
 

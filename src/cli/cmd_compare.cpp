@@ -28,6 +28,7 @@ Action add_compare(CLI::App& app) {
     const InputSpecs in = parse_inputs(a->inputs);
     runtime::SessionOptions o;
     o.threads = a->threads;
+    o.fuse = false;  // per-node errors need every node's output
     o.input_shapes = parse_shapes(a->shapes);
     add_file_shapes(in, o.input_shapes);
     LoadedModel r = load_model_prefix(a->reference), k = load_model_prefix(a->candidate);

@@ -61,15 +61,29 @@ Buf keep_low(const Tensor& t) {
   return b;
 }
 
-bool only_feeds_dense_weights(const Graph& g, uint32_t v) {
+// Low-precision weights whose readers widen them on the fly (FullyConnected's weight, a prepared
+// Convolution's weight) stay 16-bit: half the bytes in memory and per inference.
+bool only_feeds_widening_readers(const Graph& g, uint32_t v) {
   bool any = false;
   for (const Node& n : g.nodes)
     for (uint32_t s = 0; s < n.inputs.size(); ++s) {
       if (n.inputs[s].node != v) continue;
-      if (n.op != "FullyConnected" || s != 1) return false;
+      if ((n.op != "FullyConnected" && n.op != "Convolution") || s != 1) return false;
       any = true;
     }
   return any;
+}
+
+void widen_in_place(Buf& b) {
+  if (b.storage == DType::Float32) return;
+  b.v.resize(b.lp.size());
+  if (b.storage == DType::Float16) {
+    halves_to_floats(b.lp.data(), b.v.data(), b.lp.size());
+  } else {
+    bfloat16s_to_floats(b.lp.data(), b.v.data(), b.lp.size());
+  }
+  b.lp = {};
+  b.storage = DType::Float32;
 }
 
 // True when every reader of variable `v` is a loss op's label slot (SoftmaxOutput's input 1, ...).
@@ -129,7 +143,7 @@ Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, Sessio
     const Node& n = g.nodes[i];
     if (n.is_variable()) {
       if (const Tensor* p = param(n.name)) {
-        params_[offset_[i]] = is_low_precision(p->dtype) && only_feeds_dense_weights(g, i) ? keep_low(*p) : to_buf(*p, n.name);
+        params_[offset_[i]] = is_low_precision(p->dtype) && only_feeds_widening_readers(g, i) ? keep_low(*p) : to_buf(*p, n.name);
         is_param_[offset_[i]] = true;
         shapes_[offset_[i]] = p->shape;
         continue;
@@ -159,11 +173,115 @@ Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, Sessio
     for (uint32_t o = 0; o < n.num_outputs; ++o) shapes_[offset_[i] + o] = std::move(out[o]);
   }
 
+  fold_param_casts();
+
   // Reference counts, so that activations are freed after their last reader.
   uses_.assign(dtypes_.size(), 0);
   for (const Node& n : g.nodes)
     for (const Entry& e : n.inputs) ++uses_[offset_[e.node] + e.index];
   for (const Entry& h : g.heads) ++uses_[offset_[h.node] + h.index];
+
+  plan_convolutions(options.fuse);
+}
+
+void Session::fold_param_casts() {
+  const Graph& g = graph_;
+  folded_.assign(g.nodes.size(), false);
+  std::vector<int> readers(dtypes_.size(), 0), folded_readers(dtypes_.size(), 0);
+  for (const Node& n : g.nodes)
+    for (const Entry& e : n.inputs) ++readers[offset_[e.node] + e.index];
+  for (const Entry& h : g.heads) ++readers[offset_[h.node] + h.index];
+  for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op != "amp_cast" || n.inputs.size() != 1) continue;
+    const uint32_t in = offset_[n.inputs[0].node] + n.inputs[0].index, out = offset_[i];
+    if (!is_param_[in]) continue;
+    Buf b = params_[in];
+    widen_in_place(b);
+    round_to_dtype(b.v, dtypes_[out]);
+    if (is_low_precision(dtypes_[out]) && only_feeds_widening_readers(g, i)) {
+      Buf low{b.shape, {}, dtypes_[out], std::vector<uint16_t>(b.v.size())};
+      if (dtypes_[out] == DType::Float16) {
+        floats_to_halves(b.v.data(), low.lp.data(), b.v.size());  // exact: the values are float16 already
+      } else {
+        floats_to_bfloat16s(b.v.data(), low.lp.data(), b.v.size());
+      }
+      b = std::move(low);
+    }
+    params_[out] = std::move(b);
+    is_param_[out] = true;
+    folded_[i] = true;
+    ++folded_readers[in];
+  }
+  for (size_t s = 0; s < params_.size(); ++s)
+    if (is_param_[s] && readers[s] > 0 && readers[s] == folded_readers[s]) params_[s] = Buf{params_[s].shape, {}};
+}
+
+void Session::plan_convolutions(bool fuse) {
+  const Graph& g = graph_;
+  const FusionView view{g, offset_, dtypes_, shapes_, uses_, [this](Entry e) -> const Buf* {
+                          const uint32_t s = offset_[e.node] + e.index;
+                          return is_param_[s] ? &params_[s] : nullptr;
+                        }};
+  groups_ = plan_conv_groups(view, fuse);
+  group_at_.assign(g.nodes.size(), -1);
+  in_group_.assign(g.nodes.size(), false);
+  for (size_t k = 0; k < groups_.size(); ++k) {
+    const ConvGroup& grp = groups_[k];
+    const Node& conv = g.nodes[grp.conv];
+    const Buf* bias = conv.inputs.size() > 2 ? view.param(conv.inputs[2]) : nullptr;
+    plans_.push_back(std::make_unique<ConvPlan>(conv, shape_of(conv.inputs[0]), shapes_[offset_[grp.conv]], *view.param(conv.inputs[1]),
+                                                bias, build_epilogue(view, grp)));
+    group_at_[grp.tail()] = static_cast<int>(k);
+    in_group_[grp.conv] = true;
+    for (uint32_t a : grp.absorbed) in_group_[a] = true;
+  }
+  // Parameters: a plan holds its convolution's weights in its own layout, so the session's copy goes
+  // when plans are its only readers; 16-bit ones that a plain kernel reads after all are widened.
+  std::vector<bool> plan_only(dtypes_.size(), true);
+  for (uint32_t i = 0; i < g.nodes.size(); ++i)
+    for (uint32_t p = 0; p < g.nodes[i].inputs.size(); ++p) {
+      const Entry& e = g.nodes[i].inputs[p];
+      const bool plan_weight = in_group_[i] && g.nodes[i].op == "Convolution" && p == 1;
+      if (!plan_weight) plan_only[offset_[e.node] + e.index] = false;
+      const bool widens = (g.nodes[i].op == "FullyConnected" && p == 1) || plan_weight;
+      if (!widens && is_param_[offset_[e.node] + e.index]) widen_in_place(params_[offset_[e.node] + e.index]);
+    }
+  for (const Entry& h : g.heads) plan_only[offset_[h.node] + h.index] = false;
+  for (size_t s = 0; s < params_.size(); ++s)
+    if (is_param_[s] && plan_only[s]) params_[s] = Buf{params_[s].shape, {}};
+}
+
+size_t Session::weight_bytes() const {
+  size_t n = 0;
+  for (const Buf& b : params_) n += b.v.size() * sizeof(float) + b.lp.size() * sizeof(uint16_t);
+  for (const auto& p : plans_) n += p->weight_bytes();
+  return n;
+}
+
+size_t Session::fused_nodes() const {
+  size_t n = 0;
+  for (const ConvGroup& grp : groups_) n += grp.absorbed.size();
+  return n;
+}
+
+std::vector<float> Session::take_buffer(size_t n) {
+  // Best fit among the freed buffers: no page faults and no allocator round trips on the hot path.
+  size_t best = pool_.size();
+  for (size_t i = 0; i < pool_.size(); ++i)
+    if (pool_[i].capacity() >= n && (best == pool_.size() || pool_[i].capacity() < pool_[best].capacity())) best = i;
+  std::vector<float> v;
+  if (best < pool_.size()) {
+    v = std::move(pool_[best]);
+    pool_[best] = std::move(pool_.back());
+    pool_.pop_back();
+  }
+  v.assign(n, 0.0f);
+  return v;
+}
+
+void Session::give_back(std::vector<float>&& v) {
+  if (v.capacity() > 0) pool_.push_back(std::move(v));
 }
 
 const Shape& Session::input_shape(const std::string& name) const {
@@ -202,15 +320,38 @@ std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const No
     const uint32_t s = offset_[e.node] + e.index;
     return is_param_[s] ? params_[s] : act[s];
   };
+  auto release_inputs = [&](uint32_t i) {
+    for (const Entry& e : g.nodes[i].inputs) {
+      const uint32_t s = offset_[e.node] + e.index;
+      if (--left[s] == 0 && !g.nodes[e.node].is_variable()) {  // last reader done: recycle it
+        give_back(std::move(act[s].v));
+        act[s] = Buf{};
+      }
+    }
+  };
   for (uint32_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    if (n.is_variable()) continue;
+    if (n.is_variable() || folded_[i]) continue;
+    if (in_group_[i] && group_at_[i] < 0) continue;  // runs later, with its group's last node
+    if (group_at_[i] >= 0) {
+      const ConvGroup& grp = groups_[static_cast<size_t>(group_at_[i])];
+      Buf& y = act[offset_[i]];
+      y.shape = shapes_[offset_[i]];
+      y.v = take_buffer(static_cast<size_t>(y.numel()));
+      std::vector<const float*> residuals;
+      for (const Entry& r : grp.residuals) residuals.push_back(value(r).v.data());
+      plans_[static_cast<size_t>(group_at_[i])]->run(value(g.nodes[grp.conv].inputs[0]), y, residuals, scratch_);
+      if (observe) observe(i, {&y});
+      release_inputs(grp.conv);
+      for (uint32_t a : grp.absorbed) release_inputs(a);
+      continue;
+    }
     KernelArgs args{n, {}, {}};
     for (const Entry& e : n.inputs) args.in.push_back(&value(e));
     for (uint32_t o = 0; o < n.num_outputs; ++o) {
       Buf& b = act[offset_[i] + o];
       b.shape = shapes_[offset_[i] + o];
-      b.v.assign(static_cast<size_t>(b.numel()), 0.0f);
+      b.v = take_buffer(static_cast<size_t>(b.numel()));
       args.out.push_back(&b);
     }
     kernel_[i]->run(args);
@@ -220,12 +361,12 @@ std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const No
       outs.push_back(&act[offset_[i] + o]);
     }
     if (observe) observe(i, outs);
-    for (const Entry& e : n.inputs) {
-      const uint32_t s = offset_[e.node] + e.index;
-      if (--left[s] == 0 && !g.nodes[e.node].is_variable()) act[s] = Buf{};  // last reader done: free it
-    }
+    release_inputs(i);
     for (uint32_t o = 0; o < n.num_outputs; ++o)
-      if (left[offset_[i] + o] == 0) act[offset_[i] + o] = Buf{};  // hidden outputs nobody reads
+      if (left[offset_[i] + o] == 0) {  // hidden outputs nobody reads
+        give_back(std::move(act[offset_[i] + o].v));
+        act[offset_[i] + o] = Buf{};
+      }
   }
   std::vector<Buf> out;
   for (const Entry& h : g.heads) out.push_back(value(h));

@@ -11,6 +11,8 @@
 #include "mixprec/dtype.h"
 #include "mixprec/graph.h"
 #include "mixprec/tensor.h"
+#include "runtime/conv_plan.h"
+#include "runtime/fusion.h"
 #include "runtime/kernel.h"
 
 namespace mixprec::runtime {
@@ -19,9 +21,13 @@ struct SessionOptions {
   int threads = 0;                           // 0: OpenMP's default
   std::map<std::string, Shape> input_shapes;  // data inputs; falls back to a variable's __shape__
   std::map<std::string, DType> input_dtypes;  // data inputs that are not float32
+  // Run BatchNorm/ReLU/add/amp_cast behind a convolution in its epilogue (runtime/fusion.h). Results
+  // are bit-identical either way; unfused, an observer sees every node's output.
+  bool fuse = true;
 };
 
-// Called after each node runs, with its (rounded) outputs.
+// Called after each node runs, with its (rounded) outputs. Nodes fused into a convolution's
+// epilogue are not reported (only the last node of each fused chain is).
 using NodeObserver = std::function<void(uint32_t node, const std::vector<const Buf*>& outputs)>;
 
 class Session {
@@ -42,6 +48,11 @@ class Session {
   // the input's dtype). Returns the graph's outputs.
   std::vector<Buf> run(const std::map<std::string, Buf>& inputs, const NodeObserver& observe = nullptr);
 
+  // Bytes the session holds for parameters (convolution weights in their prepared layout).
+  size_t weight_bytes() const;
+  // How many nodes run inside a convolution's epilogue rather than as kernels of their own.
+  size_t fused_nodes() const;
+
  private:
   Graph graph_;
   std::vector<uint32_t> offset_;  // node -> first output slot
@@ -55,6 +66,21 @@ class Session {
   std::map<std::string, uint32_t> input_node_;
   std::set<std::string> labels_;  // inputs only loss ops read as labels: optional at run time
   int threads_ = 0;
+
+  // Convolutions run prepared (runtime/conv_plan.h), each with the nodes fused behind it.
+  std::vector<ConvGroup> groups_;
+  std::vector<std::unique_ptr<ConvPlan>> plans_;  // per group
+  std::vector<int> group_at_;                     // per node: the group that runs when this node's turn comes, or -1
+  std::vector<bool> folded_;                      // per node: a cast computed at load (its output is a parameter)
+  std::vector<bool> in_group_;                    // per node: part of a group (it runs with the group, not alone)
+  ConvScratch scratch_;
+  std::vector<std::vector<float>> pool_;          // freed activation buffers, reused by later nodes and runs
+
+  // amp_cast of a parameter runs once, at load: runtime-cast models then run as offline-cast ones.
+  void fold_param_casts();
+  void plan_convolutions(bool fuse);
+  std::vector<float> take_buffer(size_t n);
+  void give_back(std::vector<float>&& v);
 };
 
 // Rounds every value to `t` (float16 / bfloat16: nearest even, overflow to inf); a no-op for float32.

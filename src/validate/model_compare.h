@@ -22,6 +22,8 @@ struct Comparison {
   std::vector<NodeError> first_jumps;  // the first nodes where the error grows by 10x or more
 };
 
+// Per-node errors need every node's output: build both sessions with SessionOptions::fuse = false
+// (fusion never changes results, only which nodes are observed).
 Comparison compare_models(runtime::Session& reference, runtime::Session& candidate,
                           const std::map<std::string, runtime::Buf>& inputs, size_t max_jumps = 5);
 

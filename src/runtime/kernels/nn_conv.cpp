@@ -191,6 +191,17 @@ void conv_run(const KernelArgs& args) {
   }
 }
 
+}  // namespace
+
+ConvGeometry conv_geometry(const Node& n, const Shape& data, const Shape& out) {
+  const ConvParams p = conv_params(n, false);
+  const bool two = p.nd == 2;
+  return ConvGeometry{data[0], data[1], two ? data[2] : 1, data.back(), p.filters, p.groups, p.kh, p.kw, p.sh, p.sw,
+                      p.ph, p.pw, p.dh, p.dw, two ? out[2] : 1, out.back(), !p.no_bias};
+}
+
+namespace {
+
 // MXNet's rule: a nonzero target_shape overrides pad and adj.
 void deconv_pad(ConvParams& p, int64_t H, int64_t W) {
   if (p.target.empty()) return;

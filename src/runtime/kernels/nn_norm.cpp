@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/epilogue.h"
 #include "runtime/kernels/nn_util.h"
 
 namespace mixprec::runtime::nn {
@@ -79,12 +80,10 @@ void bn_run(const KernelArgs& args) {
   const float* mean = args.in[3]->v.data();
   const float* var = args.in[4]->v.data();
   // Per channel: out = (x - mean) * scale + beta, scale = gamma / sqrt(var + eps) (gamma = 1 when fixed).
-  std::vector<float> scale(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c) {
-    const double inv = 1.0 / std::sqrt(static_cast<double>(var[c]) + p.eps);
-    invstd[static_cast<size_t>(c)] = static_cast<float>(inv);
-    scale[static_cast<size_t>(c)] = static_cast<float>((p.fix_gamma ? 1.0 : static_cast<double>(gamma[c])) * inv);
-  }
+  // The fused convolution epilogue computes the same scale with the same function (bit-identical runs).
+  const std::vector<float> scale = batchnorm_scale(gamma, var, C, p.eps, p.fix_gamma);
+  std::vector<float> invstd(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) invstd[static_cast<size_t>(c)] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + p.eps));
   const float* xs = x.v.data();
   float* ys = args.out[0]->v.data();
 #pragma omp parallel for schedule(static) if (x.numel() > (1 << 15))

@@ -90,6 +90,16 @@ void gemm(const PackedA& a, int64_t N, MatView b, float* c, int64_t ldc);
 void gemm(const PackedA& a, int64_t N, MatView16 b, float* c, int64_t ldc);
 void gemm(const PackedA& a, int64_t N, const Im2Col& b, float* c, int64_t ldc);
 
+// ---- convolution geometry (shared with the prepared convolution, runtime/conv_plan.h) ----
+
+// A Convolution node's sizes, 1-D kernels seen as 2-D with height 1. `data` and `out` are the shapes
+// its kernel checked and inferred.
+struct ConvGeometry {
+  int64_t N, C, H, W, F, G, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW;
+  bool bias;
+};
+ConvGeometry conv_geometry(const Node& n, const Shape& data, const Shape& out);
+
 // ---- per-file registration (nn_kernels.cpp calls them all) ----
 void register_conv(KernelRegistry& r);
 void register_dense(KernelRegistry& r);
