@@ -112,18 +112,21 @@ void bench_network(const std::string& name, const zoo::ZooOptions& zo, double gf
 int main(int argc, char** argv) {
   bool quick = false;
   int threads = 2;
+  std::string only;  // --only resnet50_v1 | bert_base | gemv
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
   }
   const int reps = quick ? 5 : 21;
   const double peak = runtime::measure_fma_peak_gflops(threads);
   std::printf("== float32 FMA peak, %d threads: %.1f GFLOP/s (measured) ==\n", threads, peak);
-  bench_gemv(threads, reps);
+  auto want = [&](const char* part) { return only.empty() || only == part; };
+  if (want("gemv")) bench_gemv(threads, reps);
   // ResNet-50 v1 at 224x224: 4.09 GMACs = 8.18 GFLOP (conv + FC, the published Gluon figure).
-  bench_network("resnet50_v1", zoo::ZooOptions{}, 8.18, peak, threads, quick ? 3 : 7);
+  if (want("resnet50_v1")) bench_network("resnet50_v1", zoo::ZooOptions{}, 8.18, peak, threads, quick ? 3 : 7);
   zoo::ZooOptions bert;
   bert.seq_len = 128;
-  bench_network("bert_base", bert, 0, peak, threads, quick ? 3 : 5);
+  if (want("bert_base")) bench_network("bert_base", bert, 0, peak, threads, quick ? 3 : 5);
   return 0;
 }

@@ -18,3 +18,10 @@ echo "== FP32 model =="
 echo
 echo "== $dtype model =="
 ./build/mixprec inspect "out/resnet50_v1_$dtype-symbol.json" "out/resnet50_v1_$dtype-0000.params" | grep -v '^  .*: \(b\)\?float'
+echo
+echo "== $dtype model against FP32, same seeded input (engine: per-node $dtype rounding) =="
+./build/mixprec compare --reference out/resnet50_v1 --candidate "out/resnet50_v1_$dtype" --shape data=1,3,224,224
+echo
+echo "== latency, FP32 then $dtype =="
+./build/mixprec bench --symbol out/resnet50_v1-symbol.json --params out/resnet50_v1-0000.params --shape data=1,3,224,224 --runs 5
+./build/mixprec bench --symbol "out/resnet50_v1_$dtype-symbol.json" --params "out/resnet50_v1_$dtype-0000.params" --shape data=1,3,224,224 --runs 5

@@ -439,3 +439,27 @@ TEST(HalfAstype, NonFloatConversionsThrowAndIdentityCopies) {
   EXPECT_THROW(i32.astype(DType::Float32), mixprec::Error);
   EXPECT_THROW(Tensor::from_floats({1}, {1.0f}).astype(DType::Int8), mixprec::Error);
 }
+
+// The engine's in-place rounding equals narrowing and widening back, value for value, in the
+// vector body and the tail: random floats, exact ties, the overflow boundary, infinities and NaNs.
+TEST(HalfBulk, InPlaceRoundingMatchesTheRoundTrip) {
+  std::vector<float> src = random_floats(1100, 11);
+  std::mt19937 rng(12);
+  for (size_t i = 0; i < src.size(); i += 5) {
+    const auto h = static_cast<uint16_t>(rng() % 0x7bff);
+    src[i] = static_cast<float>((value_of(kHalf, h) + value_of(kHalf, static_cast<uint16_t>(h + 1))) / 2);
+  }
+  const float specials[] = {65504.0f, 65519.99f, 65520.0f, -65520.0f, 3.3961e38f, 3.4e38f, INFINITY, -INFINITY, NAN, -NAN, 0.0f, -0.0f, 1e-45f};
+  for (size_t i = 0; i < std::size(specials); ++i) src[3 + i * 7] = specials[i];
+  for (size_t n : kOddLengths) {
+    std::vector<float> h(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(n) + 1), b = h;
+    mixprec::round_floats_to_halves(h.data(), n);
+    mixprec::round_floats_to_bfloat16s(b.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(bits(h[i]), bits(mixprec::half_to_float(mixprec::float_to_half(src[i])))) << "n=" << n << " i=" << i;
+      ASSERT_EQ(bits(b[i]), bits(mixprec::bfloat16_to_float(mixprec::float_to_bfloat16(src[i])))) << "n=" << n << " i=" << i;
+    }
+    EXPECT_EQ(bits(h[n]), bits(src[n])) << "wrote past the end, n=" << n;
+    EXPECT_EQ(bits(b[n]), bits(src[n])) << "wrote past the end, n=" << n;
+  }
+}

@@ -18,4 +18,9 @@ void halves_to_floats(const uint16_t* src, float* dst, size_t n);
 void floats_to_bfloat16s(const float* src, uint16_t* dst, size_t n);
 void bfloat16s_to_floats(const uint16_t* src, float* dst, size_t n);
 
+// In place: each value becomes the float32 of its nearest 16-bit value, exactly what the
+// conversion there and back gives, in one pass (the engine's per-node rounding).
+void round_floats_to_halves(float* v, size_t n);
+void round_floats_to_bfloat16s(float* v, size_t n);
+
 }  // namespace mixprec

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define MIXPREC_X86 1
 #endif
@@ -88,8 +89,19 @@ __attribute__((target("f16c,avx"))) static void f16_to_f32_f16c(const uint16_t* 
   }
   for (; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
+// Read from CPUID directly: clang 14's __builtin_cpu_supports does not know "f16c".
+static bool detect_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  const bool avx = (ecx & bit_AVX) != 0, f16c = (ecx & bit_F16C) != 0, osxsave = (ecx & bit_OSXSAVE) != 0;
+  if (!avx || !f16c || !osxsave) return false;
+  // The OS must save the YMM registers (XCR0 bits 1 and 2).
+  unsigned lo = 0, hi = 0;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 0x6u) == 0x6u;
+}
 static bool have_f16c() {
-  static const bool ok = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool ok = detect_f16c();
   return ok;
 }
 #endif
@@ -108,12 +120,86 @@ void halves_to_floats(const uint16_t* src, float* dst, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
+#if MIXPREC_X86
+// bfloat16 has no conversion instructions before AVX-512 BF16: the scalar rule, 8 lanes at a time.
+__attribute__((target("avx2"))) static __m256i bf16_round_bits(__m256i x) {
+  const __m256i abs = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+  const __m256i nan = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x7f800000));
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(x, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
+  return _mm256_blendv_epi8(rounded, quiet, nan);  // 16-bit results in the low halves of 32-bit lanes
+}
+
+__attribute__((target("avx2"))) static void f32_to_bf16_avx2(const float* src, uint16_t* dst, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = bf16_round_bits(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
+    const __m256i b = bf16_round_bits(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8)));
+    // packus works per 128-bit lane: restore the order with a 64-bit permute.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), packed);
+  }
+  for (; i < n; ++i) dst[i] = float_to_bfloat16(src[i]);
+}
+
+__attribute__((target("avx2"))) static void bf16_to_f32_avx2(const uint16_t* src, float* dst, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_slli_epi32(w, 16));
+  }
+  for (; i < n; ++i) dst[i] = bfloat16_to_float(src[i]);
+}
+
+__attribute__((target("avx2"))) static void round_bf16_avx2(float* v, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i r = bf16_round_bits(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(v + i), _mm256_slli_epi32(r, 16));
+  }
+  for (; i < n; ++i) v[i] = bfloat16_to_float(float_to_bfloat16(v[i]));
+}
+
+__attribute__((target("f16c,avx"))) static void round_f16_f16c(float* v, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(v + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+  for (; i < n; ++i) v[i] = half_to_float(float_to_half(v[i]));
+}
+
+static bool have_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2");
+  return ok;
+}
+#endif
+
 void floats_to_bfloat16s(const float* src, uint16_t* dst, size_t n) {
+#if MIXPREC_X86
+  if (have_avx2()) return f32_to_bf16_avx2(src, dst, n);
+#endif
   for (size_t i = 0; i < n; ++i) dst[i] = float_to_bfloat16(src[i]);
 }
 
 void bfloat16s_to_floats(const uint16_t* src, float* dst, size_t n) {
+#if MIXPREC_X86
+  if (have_avx2()) return bf16_to_f32_avx2(src, dst, n);
+#endif
   for (size_t i = 0; i < n; ++i) dst[i] = bfloat16_to_float(src[i]);
+}
+
+void round_floats_to_halves(float* v, size_t n) {
+#if MIXPREC_X86
+  if (have_f16c()) return round_f16_f16c(v, n);
+#endif
+  for (size_t i = 0; i < n; ++i) v[i] = half_to_float(float_to_half(v[i]));
+}
+
+void round_floats_to_bfloat16s(float* v, size_t n) {
+#if MIXPREC_X86
+  if (have_avx2()) return round_bf16_avx2(v, n);
+#endif
+  for (size_t i = 0; i < n; ++i) v[i] = bfloat16_to_float(float_to_bfloat16(v[i]));
 }
 
 }  // namespace mixprec

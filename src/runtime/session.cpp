@@ -14,18 +14,8 @@
 namespace mixprec::runtime {
 
 void round_to_dtype(std::vector<float>& v, DType t) {
-  if (t != DType::Float16 && t != DType::BFloat16) return;
-  std::vector<uint16_t> tmp(std::min<size_t>(v.size(), 1 << 16));
-  for (size_t at = 0; at < v.size(); at += tmp.size()) {
-    const size_t n = std::min(tmp.size(), v.size() - at);
-    if (t == DType::Float16) {
-      floats_to_halves(v.data() + at, tmp.data(), n);
-      halves_to_floats(tmp.data(), v.data() + at, n);
-    } else {
-      floats_to_bfloat16s(v.data() + at, tmp.data(), n);
-      bfloat16s_to_floats(tmp.data(), v.data() + at, n);
-    }
-  }
+  if (t == DType::Float16) round_floats_to_halves(v.data(), v.size());
+  if (t == DType::BFloat16) round_floats_to_bfloat16s(v.data(), v.size());
 }
 
 namespace {
@@ -103,6 +93,8 @@ bool only_feeds_labels(const Graph& g, uint32_t v) {
 
 Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, SessionOptions options)
     : graph_(std::move(graph)), threads_(options.threads) {
+  // Before any primitive is built: oneDNN sizes its work split by the thread count it sees then.
+  if (threads_ > 0) omp_set_num_threads(threads_);
   graph_.verify("model");
   const Graph& g = graph_;
   auto param = [&](const std::string& name) -> const Tensor* {
