@@ -257,7 +257,7 @@ size_t Session::fused_nodes() const {
   return n;
 }
 
-std::vector<float> Session::take_buffer(size_t n) {
+std::vector<float> Session::take_buffer(size_t n, bool zeroed) {
   // Best fit among the freed buffers: no page faults and no allocator round trips on the hot path.
   size_t best = pool_.size();
   for (size_t i = 0; i < pool_.size(); ++i)
@@ -268,7 +268,11 @@ std::vector<float> Session::take_buffer(size_t n) {
     pool_[best] = std::move(pool_.back());
     pool_.pop_back();
   }
-  v.assign(n, 0.0f);
+  if (zeroed) {
+    v.assign(n, 0.0f);
+  } else {
+    v.resize(n);  // contents left as they were: the caller writes every element
+  }
   return v;
 }
 
@@ -329,7 +333,7 @@ std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const No
       const ConvGroup& grp = groups_[static_cast<size_t>(group_at_[i])];
       Buf& y = act[offset_[i]];
       y.shape = shapes_[offset_[i]];
-      y.v = take_buffer(static_cast<size_t>(y.numel()));
+      y.v = take_buffer(static_cast<size_t>(y.numel()), false);
       std::vector<const float*> residuals;
       for (const Entry& r : grp.residuals) residuals.push_back(value(r).v.data());
       plans_[static_cast<size_t>(group_at_[i])]->run(value(g.nodes[grp.conv].inputs[0]), y, residuals, scratch_);

@@ -79,7 +79,7 @@ class Session {
   // amp_cast of a parameter runs once, at load: runtime-cast models then run as offline-cast ones.
   void fold_param_casts();
   void plan_convolutions(bool fuse);
-  std::vector<float> take_buffer(size_t n);
+  std::vector<float> take_buffer(size_t n, bool zeroed = true);
   void give_back(std::vector<float>&& v);
 };
 
