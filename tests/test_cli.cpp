@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
+#include "mixprec/mxnet.h"
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -229,3 +230,16 @@ TEST_F(Cli, ZooWritesAConvertibleModel) {
 }
 
 }  // namespace
+
+// Parameter names are bytes, not necessarily UTF-8: `inspect --json` still prints valid JSON,
+// with U+FFFD where a name's bytes are not UTF-8.
+TEST_F(Cli, InspectJsonSurvivesNonUtf8Names) {
+  mixprec::mxnet::ParamsFile f;
+  f.arrays.push_back({"arg:w\xff\xfe", mixprec::Tensor::from_floats({2}, {1.0f, 2.0f})});
+  const std::vector<uint8_t> bytes = mixprec::mxnet::write_params(f);
+  std::ofstream(p("odd.params"), std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  const CliRun r = run("inspect " + p("odd.params") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("w\xef\xbf\xbd\xef\xbf\xbd"), std::string::npos) << r.out;
+  EXPECT_TRUE(nlohmann::json::accept(r.out));
+}

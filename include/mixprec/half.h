@@ -21,6 +21,8 @@ void bfloat16s_to_floats(const uint16_t* src, float* dst, size_t n);
 // In place: each value becomes the float32 of its nearest 16-bit value, exactly what the
 // conversion there and back gives, in one pass (the engine's per-node rounding).
 void round_floats_to_halves(float* v, size_t n);
+// Whether the CPU (and OS) support F16C with AVX: the vector paths above and in the engine use it.
+bool cpu_has_f16c();
 void round_floats_to_bfloat16s(float* v, size_t n);
 
 }  // namespace mixprec

@@ -1,5 +1,7 @@
 // The public entry points: validate options, find exclusions, run the chosen pass, then retype
 // the params the plan says to store in the low type.
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <set>
 
@@ -25,9 +27,28 @@ int64_t first_out_of_range(const Tensor& t, DType target) {
   return -1;
 }
 
+// The cast nodes the passes interpret must be well formed (a graph read from a file may hold
+// anything): amp_cast and Cast read one tensor into one output, amp_multicast has one output per
+// input.
+void check_cast_nodes(const Graph& g, const std::string& source) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    auto fail = [&](const std::string& why) {
+      throw Error(source, "node " + std::to_string(i) + " ('" + n.name + "')", why);
+    };
+    if ((n.op == "amp_cast" || n.op == "Cast") && (n.inputs.size() != 1 || n.num_outputs != 1))
+      fail(n.op + " must have 1 input and 1 output, it has " + std::to_string(n.inputs.size()) + " and " +
+           std::to_string(n.num_outputs));
+    if (n.op == "amp_multicast" && (n.inputs.empty() || n.inputs.size() != n.num_outputs))
+      fail("amp_multicast must have as many outputs as inputs (at least 1), it has " + std::to_string(n.inputs.size()) +
+           " inputs and " + std::to_string(n.num_outputs) + " outputs");
+  }
+}
+
 AmpResult run(Graph& graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes,
               const std::set<std::string>& out_of_range) {
   graph.verify("input graph");
+  check_cast_nodes(graph, "input graph");
   AmpResult result;
   const OpLists lists = effective_lists(options);
   const OpCategories cats(lists);
@@ -97,7 +118,15 @@ AmpResult convert_model(Graph graph, TensorMap arg_params, TensorMap aux_params,
     if (!n.is_variable()) continue;
     const std::string& named = n.attr(options.compat == Compat::MXNet1 ? "__dtype__" : "__amp_dtype__");
     if (named.empty()) continue;
-    std::optional<DType> to = options.compat == Compat::MXNet1 ? dtype_from_code(std::stoll(named)) : dtype_from_name(named);
+    std::optional<DType> to;
+    if (options.compat == Compat::MXNet1) {
+      // A data input may carry any text here (the pass writes the attribute on params only).
+      int64_t code = -1;
+      const auto [end, ec] = std::from_chars(named.data(), named.data() + named.size(), code);
+      if (ec == std::errc() && end == named.data() + named.size()) to = dtype_from_code(code);
+    } else {
+      to = dtype_from_name(named);
+    }
     if (!to) continue;
     for (TensorMap* m : {&r.arg_params, &r.aux_params})
       if (auto it = m->find(n.name); it != m->end() && it->second.dtype != *to && is_float(it->second.dtype))
@@ -121,6 +150,8 @@ AmpStats count_casts(const Graph& graph, DType target) {
 
 Graph remove_amp_casts(const Graph& g) {
   // Each consumer of a cast reads what the cast read; casts are then dropped and ids compacted.
+  g.verify("graph");
+  check_cast_nodes(g, "graph");
   std::vector<int64_t> new_id(g.nodes.size(), -1);
   Graph out;
   out.attrs = g.attrs;
@@ -139,7 +170,17 @@ Graph remove_amp_casts(const Graph& g) {
     }
     Node c = n;
     for (Entry& e : c.inputs) e = resolve(e);
-    for (uint32_t& d : c.control_deps) d = static_cast<uint32_t>(new_id[d]);
+    // A control dependency on a dropped cast becomes one on the nodes the cast read.
+    c.control_deps.clear();
+    for (uint32_t d : n.control_deps) {
+      if (new_id[d] >= 0) {
+        c.control_deps.push_back(static_cast<uint32_t>(new_id[d]));
+        continue;
+      }
+      for (const Entry& r : resolved[d])
+        if (std::find(c.control_deps.begin(), c.control_deps.end(), r.node) == c.control_deps.end())
+          c.control_deps.push_back(r.node);
+    }
     new_id[i] = static_cast<int64_t>(out.nodes.size());
     out.nodes.push_back(std::move(c));
   }

@@ -200,9 +200,13 @@ class PlannerV1 {
         for (const Entry& e : node.inputs)
           if (t[e.node][0] == DType::Unknown) t[e.node][0] = ctx_.target;
     }
-    for (const auto& [v, ds] : cast_targets)
+    for (const auto& target : cast_targets) {
+      // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const uint32_t v = target.first;
+      const std::vector<DType>& ds = target.second;
       if (t[v][0] == DType::Unknown && std::all_of(ds.begin(), ds.end(), [&](DType d) { return d == ds[0]; }))
         t[v][0] = ds[0];
+    }
   }
 
   const std::set<std::string>& param_names_() {

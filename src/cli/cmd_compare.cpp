@@ -43,7 +43,7 @@ Action add_compare(CLI::App& app) {
     for (const auto& e : cmp.first_jumps) j["first_error_jumps"].push_back({{"node", e.name}, {"op", e.op}, {"nmse", e.nmse}, {"jump", e.jump}});
     if (!j.contains("first_error_jumps")) j["first_error_jumps"] = nlohmann::json::array();
     if (a->json) {
-      std::cout << j.dump(2) << "\n";
+      std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";  // names need not be UTF-8
       return 0;
     }
     for (size_t i = 0; i < cmp.outputs.size(); ++i) {

@@ -18,7 +18,7 @@ Action add_inspect(CLI::App& app) {
   return [a] {
     inspect::Summary s;
     for (const auto& f : a->files) inspect::add_file(s, f);
-    if (a->json) std::cout << inspect::to_json(s).dump(2) << "\n";
+    if (a->json) std::cout << inspect::to_json(s).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";  // param names need not be UTF-8
     else std::cout << inspect::to_text(s);
     return 0;
   };

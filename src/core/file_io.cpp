@@ -55,41 +55,70 @@ std::string read_text_file(const std::string& path) {
 
 namespace {
 
-// Creates `path`'s temporary sibling with the produced bytes, flushed to disk; returns its name.
-std::string write_temp_beside(const std::string& path, const std::function<void(const ByteSink&)>& produce) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+// A complete file waiting to be renamed over its target. Where the file system allows it, the file
+// is written unnamed (O_TMPFILE) and only gets its temporary name when every file of the set is
+// complete, just before the renames: a process killed while writing leaves nothing behind.
+struct TempFile {
+  std::string target;  // the path it will replace
+  int fd = -1;         // open until it is named
+  std::string name;    // its temporary name beside the target, once it has one
+};
+
+// Closes and removes a temporary (an unnamed file vanishes with its descriptor). Never throws.
+void discard(TempFile& t) noexcept {
+  if (t.fd >= 0) ::close(t.fd);
+  if (!t.name.empty()) ::unlink(t.name.c_str());
+  t.fd = -1;
+  t.name.clear();
+}
+
+// ".<leaf>.tmp<pid>_<random>" in the target's directory.
+std::string temp_name(const std::filesystem::path& dir, const std::filesystem::path& target) {
   std::random_device rd;
   std::string leaf = ".";  // built by appending: GCC 12 warns falsely (-Wrestrict) on "." + string
   leaf.append(target.filename().string()).append(".tmp").append(std::to_string(::getpid()));
   leaf.append("_").append(std::to_string(rd()));
-  const std::string tmp = (dir / leaf).string();
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(path, "", "cannot create a temporary file in " + dir.string() + ": " + errno_text());
-  auto fail = [&](const std::string& what) {
-    const std::string why = errno_text();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw Error(path, "", what + ": " + why);
-  };
-  // Small pieces are gathered so that a header field does not cost a system call.
-  std::vector<uint8_t> buf;
-  buf.reserve(1 << 16);
-  auto write_all = [&](const uint8_t* p, size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::write(fd, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail("write failed");
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  };
-  auto flush = [&] {
-    write_all(buf.data(), buf.size());
-    buf.clear();
-  };
+  return (dir / leaf).string();
+}
+
+std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// Writes the produced bytes into a temporary beside `path` and flushes them to disk. On any
+// failure the temporary is removed and an Error naming `path` is thrown.
+TempFile write_temp_beside(const std::string& path, const std::function<void(const ByteSink&)>& produce) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  TempFile t{path, ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644), ""};
+  // Naming an unnamed file goes through /proc/self/fd: without /proc, use a named temporary.
+  if (t.fd >= 0 && ::access(proc_fd_path(t.fd).c_str(), F_OK) != 0) {
+    ::close(t.fd);
+    t.fd = -1;
+    errno = EOPNOTSUPP;
+  }
+  if (t.fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {  // no O_TMPFILE here
+    t.name = temp_name(dir, target);
+    t.fd = ::open(t.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (t.fd < 0) t.name.clear();
+  }
+  if (t.fd < 0) throw Error(path, "", "cannot create a temporary file in " + dir.string() + ": " + errno_text());
   try {
+    auto write_all = [&](const uint8_t* p, size_t n) {
+      while (n > 0) {
+        const ssize_t w = ::write(t.fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw Error(path, "", "write failed: " + errno_text());
+        p += w;
+        n -= static_cast<size_t>(w);
+      }
+    };
+    // Small pieces are gathered so that a header field does not cost a system call.
+    std::vector<uint8_t> buf;
+    buf.reserve(1 << 16);
+    auto flush = [&] {
+      write_all(buf.data(), buf.size());
+      buf.clear();
+    };
     produce([&](const void* data, size_t size) {
       const auto* p = static_cast<const uint8_t*>(data);
       if (buf.size() + size <= buf.capacity()) {
@@ -100,46 +129,62 @@ std::string write_temp_beside(const std::string& path, const std::function<void(
       write_all(p, size);
     });
     flush();
+    if (::fsync(t.fd) != 0) throw Error(path, "", "fsync failed: " + errno_text());
   } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
+    discard(t);
     throw;
   }
-  if (::fsync(fd) != 0) fail("fsync failed");
-  if (::close(fd) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    throw Error(path, "", "close failed: " + why);
+  return t;
+}
+
+// Gives every temporary its name and closes it, then renames each over its target. On failure
+// all temporaries not yet renamed are removed.
+void commit(std::vector<TempFile>& temps) {
+  try {
+    for (TempFile& t : temps) {
+      if (t.name.empty()) {
+        const std::string name = temp_name(std::filesystem::path(t.target).parent_path(), t.target);
+        if (::linkat(AT_FDCWD, proc_fd_path(t.fd).c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) != 0)
+          throw Error(t.target, "", "cannot name the temporary file: " + errno_text());
+        t.name = name;
+      }
+      const int fd = t.fd;
+      t.fd = -1;
+      if (::close(fd) != 0) throw Error(t.target, "", "close failed: " + errno_text());
+    }
+  } catch (...) {
+    for (TempFile& t : temps) discard(t);
+    throw;
   }
-  return tmp;
+  for (size_t i = 0; i < temps.size(); ++i) {
+    if (::rename(temps[i].name.c_str(), temps[i].target.c_str()) != 0) {
+      const std::string why = errno_text();
+      for (size_t j = i; j < temps.size(); ++j) discard(temps[j]);
+      throw Error(temps[i].target, "", "rename failed: " + why);
+    }
+    temps[i].name.clear();
+  }
 }
 
 }  // namespace
 
 void write_file_atomic(const std::string& path, const void* data, size_t size) {
-  const std::string tmp =
-      write_temp_beside(path, [&](const ByteSink& sink) { sink(data, size); });
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    throw Error(path, "", "rename failed: " + why);
-  }
+  std::vector<TempFile> temps;
+  temps.reserve(1);
+  temps.push_back(write_temp_beside(path, [&](const ByteSink& sink) { sink(data, size); }));
+  commit(temps);
 }
 
 void write_files_atomic(const std::vector<PendingFile>& files) {
-  std::vector<std::string> temps;
+  std::vector<TempFile> temps;
+  temps.reserve(files.size());
   try {
     for (const PendingFile& f : files) temps.push_back(write_temp_beside(f.path, f.write));
   } catch (...) {
-    for (const auto& t : temps) ::unlink(t.c_str());
+    for (TempFile& t : temps) discard(t);
     throw;
   }
-  for (size_t i = 0; i < files.size(); ++i)
-    if (::rename(temps[i].c_str(), files[i].path.c_str()) != 0) {
-      const std::string why = errno_text();
-      for (size_t j = i; j < temps.size(); ++j) ::unlink(temps[j].c_str());
-      throw Error(files[i].path, "", "rename failed: " + why);
-    }
+  commit(temps);
 }
 
 MappedFile::MappedFile(const std::string& path) {

@@ -1,6 +1,7 @@
 // Whole-file reads and crash-safe writes. A write goes to a temporary file in the target's
-// directory, is flushed to disk, then renamed over the target: readers see the old file or the
-// complete new one, never a partial file.
+// directory (unnamed, O_TMPFILE, where the file system supports it), is flushed to disk, then
+// renamed over the target: readers see the old file or the complete new one, never a partial file,
+// and a process killed while writing leaves no temporary behind.
 #pragma once
 #include <cstdint>
 #include <functional>

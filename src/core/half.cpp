@@ -104,6 +104,7 @@ static bool have_f16c() {
   static const bool ok = detect_f16c();
   return ok;
 }
+bool cpu_has_f16c() { return have_f16c(); }
 #endif
 
 void floats_to_halves(const float* src, uint16_t* dst, size_t n) {
@@ -201,5 +202,9 @@ void round_floats_to_bfloat16s(float* v, size_t n) {
 #endif
   for (size_t i = 0; i < n; ++i) v[i] = bfloat16_to_float(float_to_bfloat16(v[i]));
 }
+
+#if !MIXPREC_X86
+bool cpu_has_f16c() { return false; }
+#endif
 
 }  // namespace mixprec

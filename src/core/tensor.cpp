@@ -26,7 +26,7 @@ Tensor Tensor::from_floats(std::vector<int64_t> shape, const std::vector<float>&
     throw Error("Tensor::from_floats: shape holds " + std::to_string(t.numel()) + " elements, got " +
                 std::to_string(values.size()));
   t.data.resize(values.size() * sizeof(float));
-  std::memcpy(t.data.data(), values.data(), t.data.size());
+  if (!values.empty()) std::memcpy(t.data.data(), values.data(), t.data.size());
   return t;
 }
 
@@ -59,6 +59,7 @@ Tensor Tensor::astype(DType to) const {
   r.shape = shape;
   const auto n = static_cast<size_t>(numel());
   r.data.resize(n * dtype_size(to));
+  if (n == 0) return r;  // nothing to convert (and the empty buffers' data() may be null)
   if (to == DType::Float64 && dtype != DType::Float32) {
     const std::vector<float> f = to_f32(*this);
     for (size_t i = 0; i < n; ++i) r.as<double>()[i] = f[i];

@@ -9,6 +9,7 @@
 #include "formats/mxnet/params_pending.h"
 #include "core/file_io.h"
 #include "mixprec/error.h"
+#include "mixprec/limits.h"
 #include "mixprec/mxnet.h"
 
 namespace mixprec::mxnet {
@@ -23,7 +24,7 @@ constexpr uint32_t kMagicV1 = 0xF993FAC8u;
 constexpr uint32_t kMagicV2 = 0xF993FAC9u;
 constexpr uint32_t kMagicV3 = 0xF993FACAu;
 // MXNet never builds arrays with more dims; a larger count means a corrupt file.
-constexpr int64_t kMaxNdim = 32;
+constexpr auto kMaxNdim = static_cast<int64_t>(limits::kMaxNdim);
 // The smallest array on disk (legacy, one dim, no data) takes this many bytes.
 constexpr size_t kMinArrayBytes = 4 + 4 + 12;
 
@@ -228,7 +229,7 @@ void write_array(const ByteSink& out, const NamedArray& a) {
   put(out, a.dev_type);
   put(out, a.dev_id);
   put(out, static_cast<int32_t>(t.dtype));
-  out(t.data.data(), t.data.size());
+  if (!t.data.empty()) out(t.data.data(), t.data.size());  // an empty vector's data() may be null
 }
 
 }  // namespace
@@ -314,6 +315,7 @@ std::vector<uint8_t> write_params(const ParamsFile& file) {
   std::vector<uint8_t> out(total);
   size_t at = 0;
   write_params_to(file, [&](const void* p, size_t n) {
+    if (n == 0) return;
     std::memcpy(out.data() + at, p, n);
     at += n;
   });
@@ -338,7 +340,8 @@ namespace {
 template <typename File>
 void split_into(File&& file, TensorMap& arg, TensorMap& aux, const std::string& source) {
   if (!file.has_names && !file.arrays.empty())
-    throw Error(source, "", "the file has no parameter names (it was saved as a plain list); a model checkpoint needs names");
+    throw Error(source, "the name list",
+                "the file has no parameter names (it was saved as a plain list); a model checkpoint needs names");
   // Built aside so that the caller's maps are untouched when this throws.
   TensorMap new_arg, new_aux;
   for (size_t k = 0; k < file.arrays.size(); ++k) {

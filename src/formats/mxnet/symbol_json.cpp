@@ -3,8 +3,8 @@
 // error that names the file and the place (a JSON path, or a line and column for syntax errors).
 //
 // Decisions:
-// - Limits: at most kMaxNodes (10,000,000) nodes per graph, subgraphs nested at most
-//   kMaxSubgraphDepth (64) deep, JSON nested at most detail::kMaxJsonNesting (1024) deep.
+// - Limits (mixprec/limits.h): at most kMaxNodes (10,000,000) nodes per graph, subgraphs nested
+//   at most kMaxSubgraphDepth (64) deep, JSON nested at most kMaxJsonNesting (1024) deep.
 // - Nodes out of order but acyclic are re-sorted (MXNet loads them too); a cycle is an error.
 // - Output counts come from node_row_ptr when present (validated: nodes+1 entries, starting at 0,
 //   non-decreasing, 1 for a variable), else from the op table.
@@ -28,6 +28,7 @@
 #include "formats/mxnet/symbol_json_text.h"
 #include "formats/mxnet/symbol_json_upgrade.h"
 #include "mixprec/error.h"
+#include "mixprec/limits.h"
 #include "mixprec/mxnet.h"
 #include "ops/op_table.h"
 
@@ -36,8 +37,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxNodes = 10'000'000;
-constexpr int kMaxSubgraphDepth = 64;
+using limits::kMaxNodes;
+using limits::kMaxSubgraphDepth;
 
 std::string join(const std::string& where, const std::string& what) { return where.empty() ? what : where + " " + what; }
 
@@ -219,8 +220,30 @@ std::string Reader::read_graph_attr(const json& v, const std::string& place, con
 }
 
 void Reader::read_output_counts(Graph& g, const json* row_ptr, const std::string& where) const {
+  // Every output is a tensor that later steps keep state for, while declaring one costs a few
+  // bytes (num_outputs="65536"), so counts are capped: per node, and per graph in proportion to
+  // what the file holds (mixprec/limits.h).
+  size_t reads = g.heads.size();
+  for (const Node& n : g.nodes) reads += n.inputs.size();
+  const size_t budget = reads + limits::kMaxUnreadOutputsPerNode * g.nodes.size() + limits::kMaxNodeOutputs;
+  size_t total = 0;
+  auto add = [&](size_t i, const auto& place) {
+    const Node& n = g.nodes[i];
+    if (n.num_outputs > limits::kMaxNodeOutputs)
+      fail(place(), "gives node '" + n.name + "' " + std::to_string(n.num_outputs) + " outputs; the limit is " +
+                        std::to_string(limits::kMaxNodeOutputs));
+    total += n.num_outputs;
+    if (total > budget)
+      fail(place(), "the graph's nodes have more than " + std::to_string(budget) + " outputs together; the limit is the " +
+                        std::to_string(reads) + " inputs and heads that read outputs, plus " +
+                        std::to_string(limits::kMaxUnreadOutputsPerNode) + " per node, plus " +
+                        std::to_string(limits::kMaxNodeOutputs));
+  };
   if (row_ptr == nullptr) {
-    for (Node& n : g.nodes) n.num_outputs = ops::num_outputs(n);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      g.nodes[i].num_outputs = ops::num_outputs(g.nodes[i]);
+      add(i, [&] { return node_place(g, where, i) + " attrs 'num_outputs'"; });
+    }
     return;
   }
   const std::string place = join(where, "node_row_ptr");
@@ -238,6 +261,8 @@ void Reader::read_output_counts(Graph& g, const json* row_ptr, const std::string
     n.num_outputs = cur - prev;
     if (n.is_variable() && n.num_outputs != 1)
       fail(at(), "gives variable '" + n.name + "' " + std::to_string(n.num_outputs) + " outputs; a variable has 1");
+    if (n.num_outputs == 0) fail(at(), "gives op node '" + n.name + "' no outputs; an op has at least 1");
+    add(i, at);
     prev = cur;
   }
 }
@@ -328,6 +353,32 @@ Graph Reader::read_graph(const json& j, const std::string& where, int depth) {
   return g;
 }
 
+// The byte offset at which nlohmann's parser gives up on `text` (0 if it does not).
+size_t error_offset(std::string_view text) {
+  struct Locator : nlohmann::json_sax<json> {
+    size_t at = 0;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    // `position` is just past `token`, the token being read: point at its start.
+    bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception&) override {
+      at = position > token.size() ? position - token.size() : 0;
+      return false;
+    }
+  } locator;
+  json::sax_parse(text.begin(), text.end(), &locator);
+  return locator.at;
+}
+
 }  // namespace
 
 Graph parse_symbol_json(std::string_view text, const std::string& source) {
@@ -342,6 +393,13 @@ Graph parse_symbol_json(std::string_view text, const std::string& source) {
     const size_t colon = at == std::string::npos ? std::string::npos : why.find(": ", at);
     if (colon != std::string::npos) why = why.substr(colon + 2);
     throw Error(source, detail::line_column(text, e.byte == 0 ? 0 : e.byte - 1), "malformed JSON: " + why);
+  } catch (const json::exception& e) {
+    // Other rejections (a number beyond double range: out_of_range.406) carry no position; a
+    // second, event-only pass finds it.
+    std::string why = e.what();
+    const size_t close = why.find("] ");
+    if (close != std::string::npos) why = why.substr(close + 2);
+    throw Error(source, detail::line_column(text, error_offset(text)), "malformed JSON: " + why);
   }
   Reader reader(source);
   Graph g = reader.read_graph(j, "", 0);

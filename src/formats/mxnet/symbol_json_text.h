@@ -6,12 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "mixprec/limits.h"
+
 namespace mixprec::mxnet::detail {
 
-// Deepest array/object nesting accepted. Real files nest about 6 levels per graph; this leaves
-// room for the subgraph cap (kMaxSubgraphDepth in symbol_json.cpp) and keeps every later step's
-// recursion shallow.
-inline constexpr size_t kMaxJsonNesting = 1024;
+// Deepest array/object nesting accepted (mixprec/limits.h).
+inline constexpr size_t kMaxJsonNesting = limits::kMaxJsonNesting;
 
 // "line L column C" (both 1-based) for a byte offset into `text`; offsets past the end clamp.
 std::string line_column(std::string_view text, size_t offset);

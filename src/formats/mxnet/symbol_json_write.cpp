@@ -104,9 +104,10 @@ void write_node(DmlcWriter& w, const Node& n, const std::string& where, size_t i
   if (!n.attrs.empty()) {
     w.key("attrs", place);
     w.begin('{', n.attrs.size() > 1);
-    for (const auto& [k, v] : n.attrs) {
+    for (const auto& kv : n.attrs) {  // not a structured binding: clang 14 cannot capture one
+      const std::string& k = kv.first;
       w.key(k, [&] { return place() + " attrs"; });
-      w.string(v, [&] { return place() + " attrs '" + k + "'"; });
+      w.string(kv.second, [&] { return place() + " attrs '" + k + "'"; });
     }
     w.end('}');
   }

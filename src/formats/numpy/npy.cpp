@@ -10,6 +10,7 @@
 #include "core/file_io.h"
 #include "formats/numpy/npy_detail.h"
 #include "mixprec/error.h"
+#include "mixprec/limits.h"
 #include "mixprec/numpy.h"
 
 namespace mixprec::numpy {
@@ -184,6 +185,8 @@ class HeaderParser {
     expect('(');
     skip_ws();
     while (peek() != ')') {
+      if (shape.size() == limits::kMaxNdim)
+        fail(pos_, "the shape has more than " + std::to_string(limits::kMaxNdim) + " dimensions");
       shape.push_back(parse_dim());
       skip_ws();
       if (peek() == ',') {
@@ -319,6 +322,8 @@ Tensor parse_npy_in(const uint8_t* data, size_t size, const std::string& source,
 std::string npy_header(const Tensor& t, const std::string& source, const std::string& place) {
   const std::string_view descr = descr_of(t.dtype);
   if (descr.empty()) throw Error(source, place, "cannot write a tensor of dtype " + std::string(dtype_name(t.dtype)));
+  if (t.shape.size() > limits::kMaxNdim)
+    throw Error(source, place, "a tensor with more than " + std::to_string(limits::kMaxNdim) + " dimensions");
   for (int64_t d : t.shape)
     if (d < 0) throw Error(source, place, "negative dimension in shape " + shape_repr(t.shape));
   const std::optional<uint64_t> need = byte_count(t.shape, dtype_size(t.dtype));

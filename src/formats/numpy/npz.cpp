@@ -100,11 +100,14 @@ void apply_zip64_extra(const uint8_t* extra, size_t len, Entry& e, const std::st
   if (e.usize == kMax32 && e.csize == kMax32 && !seen) fail("saturated sizes without a ZIP64 extra field");
 }
 
-// Inflates a raw deflate stream into exactly `usize` bytes; anything else is an error.
+// Inflates a raw deflate stream into exactly `usize` bytes; anything else is an error. The output
+// grows with what the stream actually produces (the declared size is only an upper bound, up to
+// ~1000x the compressed size), so a member that lies about its size costs no memory.
 std::vector<uint8_t> inflate_exact(const uint8_t* in, uint64_t csize, uint64_t usize, const std::string& source,
                                    const std::string& place) {
   auto fail = [&](const std::string& why) { throw Error(source, place, why); };
-  std::vector<uint8_t> out(static_cast<size_t>(usize));
+  constexpr uint64_t kFirstBlock = uint64_t{1} << 20;
+  std::vector<uint8_t> out(static_cast<size_t>(std::min(usize, std::max(kFirstBlock, csize * 4))));
   z_stream zs{};
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) fail("cannot start zlib inflate");
   struct End {
@@ -122,8 +125,13 @@ std::vector<uint8_t> inflate_exact(const uint8_t* in, uint64_t csize, uint64_t u
       in_given += k;
     }
     if (zs.avail_out == 0) {
+      if (out_given < usize && out_given == out.size()) {
+        // Full so far: double, up to the declared size. resize keeps the bytes; zlib's window
+        // is its own, so moving `out` is safe.
+        out.resize(static_cast<size_t>(std::min<uint64_t>(usize, 2 * static_cast<uint64_t>(out.size()))));
+      }
       if (out_given < usize) {
-        const size_t k = static_cast<size_t>(std::min<uint64_t>(usize - out_given, kZlibChunk));
+        const size_t k = static_cast<size_t>(std::min<uint64_t>(out.size() - out_given, kZlibChunk));
         zs.next_out = out.data() + out_given;
         zs.avail_out = static_cast<uInt>(k);
         out_given += k;
