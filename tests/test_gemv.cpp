@@ -6,6 +6,7 @@
 
 #include "mixprec/half.h"
 #include "runtime/gemv.h"
+#include "sanitizer_util.h"
 
 using namespace mixprec;
 
@@ -47,8 +48,10 @@ TEST(Gemv, MatchesDoubleReferenceOnOddSizes) {
 
 TEST(Gemv, FmaPeakIsMeasurable) {
   // Only a sanity bound: a machine with AVX2 does far more than 1 GFLOP/s; without it we report 0.
+  // Under ASan + UBSan at -O0 (scripts/sanitize.sh) the intrinsics are not inlined: ~0.3 GFLOP/s.
+  const double bound = mixprec::testing::kUnderSanitizer ? 0.01 : 1.0;
   const double p = runtime::measure_fma_peak_gflops(1);
-  EXPECT_TRUE(p == 0 || p > 1.0) << p;
+  EXPECT_TRUE(p == 0 || p > bound) << p;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "mixprec/error.h"
 #include "mixprec/zoo.h"
 #include "ops/op_table.h"
+#include "sanitizer_util.h"
 
 using mixprec::DType;
 using mixprec::Error;
@@ -390,7 +391,7 @@ TEST(Zoo, HundredThousandNodeGraphBuildsQuickly) {
   const ZooModel m = build_zoo_model("resnet_deep", graph_only((100'000 - 27) / 9));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(m.graph.nodes.size(), 99'999u);
-  EXPECT_LT(s, 1.0);
+  EXPECT_LT(s, mixprec::testing::kUnderSanitizer ? 20.0 : 1.0);  // ASan + UBSan at -O0 run it about 10x slower
   std::printf("resnet_deep, %zu nodes, weights=false: %.1f ms\n", m.graph.nodes.size(), s * 1e3);
 }
 

@@ -22,7 +22,8 @@ int64_t first_out_of_range(const Tensor& t, DType target) {
   if (t.dtype != DType::Float32) return -1;
   const float lim = max_finite(target);
   const float* v = t.as<float>();
-  for (int64_t i = 0; i < t.numel(); ++i)
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i)
     if (std::isfinite(v[i]) && std::fabs(v[i]) > lim) return i;
   return -1;
 }
