@@ -244,6 +244,15 @@ void Session::plan_convolutions(bool fuse) {
     if (is_param_[s] && plan_only[s]) params_[s] = Buf{params_[s].shape, {}};
 }
 
+Buf* Session::mutable_param(const std::string& name) {
+  const int64_t id = graph_.find(name);
+  if (id < 0 || !graph_.nodes[static_cast<size_t>(id)].is_variable()) return nullptr;
+  const uint32_t s = offset_[static_cast<size_t>(id)];
+  Buf& b = params_[s];
+  if (!is_param_[s] || b.storage != DType::Float32 || static_cast<int64_t>(b.v.size()) != b.numel()) return nullptr;
+  return &b;
+}
+
 size_t Session::weight_bytes() const {
   size_t n = 0;
   for (const Buf& b : params_) n += b.v.size() * sizeof(float) + b.lp.size() * sizeof(uint16_t);

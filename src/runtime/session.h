@@ -48,6 +48,12 @@ class Session {
   // the input's dtype). Returns the graph's outputs.
   std::vector<Buf> run(const std::map<std::string, Buf>& inputs, const NodeObserver& observe = nullptr);
 
+  // The values of parameter `name` when the session holds them as plain float32 (null otherwise: a
+  // 16-bit weight, or a convolution weight held by its prepared plan). A change is seen by every node
+  // that reads the parameter afterwards, later in the same run too: what BatchNorm calibration needs
+  // (zoo/calibrate.h) from an unfused session's observer.
+  Buf* mutable_param(const std::string& name);
+
   // Bytes the session holds for parameters (convolution weights in their prepared layout).
   size_t weight_bytes() const;
   // How many nodes run inside a convolution's epilogue rather than as kernels of their own.
