@@ -39,10 +39,10 @@ class Cli : public mixprec::testing::CliFixture {
   }
   // Runs a conversion expected to fail on these inputs; checks message, exit code, no output, inputs untouched.
   void expect_clean_failure(const std::string& sym, const std::string& params, const std::vector<std::string>& needles,
-                            const std::string& extra = "") {
+                            const std::string& extra = "", int code = 1) {
     const std::string sym_before = slurp(sym), params_before = slurp(params);
     const CliRun r = run(convert_args(sym, params, extra));
-    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(r.code, code) << r.err;
     for (const auto& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << "missing '" << n << "' in: " << r.err;
     EXPECT_EQ(r.err.find("\n"), r.err.size() - 1) << "one line expected: " << r.err;
     EXPECT_FALSE(fs::exists(p("out-symbol.json")));
@@ -175,11 +175,12 @@ TEST_F(Cli, DuplicateParamNamesFail) {
 }
 
 TEST_F(Cli, BadOptionsFailBeforeWriting) {
-  expect_clean_failure(kR20 + "-symbol.json", kR20 + "-0000.params", {"NoSuchOp"}, "--fp32-ops NoSuchOp");
-  expect_clean_failure(kR20 + "-symbol.json", kR20 + "-0000.params", {"float64"}, "--target-dtype float64");
+  // Bad command-line values: exit code 2, nothing written.
+  expect_clean_failure(kR20 + "-symbol.json", kR20 + "-0000.params", {"NoSuchOp"}, "--fp32-ops NoSuchOp", 2);
+  expect_clean_failure(kR20 + "-symbol.json", kR20 + "-0000.params", {"float64"}, "--target-dtype float64", 2);
   expect_clean_failure(kR20 + "-symbol.json", kR20 + "-0000.params", {"only one list"},
-                       "--fp32-ops Convolution --target-dtype-ops Convolution");
-  expect_clean_failure(kR20 + "-symbol.json", kR20 + "-0000.params", {"OP:ATTR"}, "--conditional-fp32-ops Activation");
+                       "--fp32-ops Convolution --target-dtype-ops Convolution", 2);
+  expect_clean_failure(kR20 + "-symbol.json", kR20 + "-0000.params", {"OP:ATTR"}, "--conditional-fp32-ops Activation", 2);
   const CliRun usage = run("convert --symbol x");
   EXPECT_EQ(usage.code, 2);
   EXPECT_EQ(run("frobnicate").code, 2);

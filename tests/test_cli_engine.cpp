@@ -43,12 +43,16 @@ TEST_F(CliEngine, CompareReportsEveryMetric) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   const auto& o = j.at("outputs").at(0);
-  for (const char* k : {"max_abs", "max_rel", "nmse", "cosine", "top1_agreement", "reference_inf_nan", "candidate_inf_nan"})
+  for (const char* k : {"max_abs", "max_rel", "nmse", "cosine", "top1", "reference_inf_nan", "candidate_inf_nan"})
     EXPECT_TRUE(o.contains(k)) << k;
+  EXPECT_EQ(o.at("top1").at("samples"), 4);  // (4, 10) logits: one argmax per image
+  EXPECT_EQ(o.at("top1").at("agreement"), 1.0);
   EXPECT_GT(o.at("cosine").get<double>(), 0.9999);
   EXPECT_LT(o.at("nmse").get<double>(), 1e-5);
   EXPECT_EQ(o.at("candidate_inf_nan").get<int>(), 0);
-  EXPECT_TRUE(j.at("first_error_jumps").is_array());
+  EXPECT_TRUE(j.at("first_nonfinite").is_null());
+  EXPECT_FALSE(j.at("largest_own_errors").empty());
+  EXPECT_TRUE(j.at("passed").get<bool>());
   const Out text = run("compare --reference " + kR20 + " --candidate " + p("r20h") + " --shape data=1,3,32,32");
   EXPECT_NE(text.out.find("top-1 agreement"), std::string::npos) << text.out;
 }
@@ -63,10 +67,10 @@ TEST_F(CliEngine, BenchPrintsLatencyThroughputAndMemory) {
 
 TEST_F(CliEngine, MissingShapeAndBadInputsFailClearly) {
   Out r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("data"), std::string::npos) << r.err;
   r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --shape data=1,3,32,32 --input nope=random:1");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
   std::ofstream(p("bad.npy")) << "not numpy";
   r = run("run --symbol " + kR20 + "-symbol.json --params " + kR20 + "-0000.params --input data=" + p("bad.npy"));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "amp/exclusions.h"
@@ -46,10 +47,29 @@ void check_cast_nodes(const Graph& g, const std::string& source) {
   }
 }
 
+// A model already converted to the other 16-bit type would come out holding both: refused, since
+// its float32 meaning cannot be recovered from the rounded params (convert the FP32 model instead).
+void refuse_other_low_type(const Graph& g, DType target, const std::map<std::string, DType>& param_dtypes) {
+  std::map<DType, size_t> casts;
+  for (const Node& n : g.nodes)
+    if (n.op == "amp_cast" || n.op == "Cast")
+      if (auto d = dtype_from_name(n.attr("dtype")); d && is_low_precision(*d) && *d != target) ++casts[*d];
+  for (const auto& [d, count] : casts)
+    throw Error("", "input graph", "already converted to " + std::string(dtype_name(d)) + " (" + std::to_string(count) +
+                                       " casts to it); converting it to " + std::string(dtype_name(target)) +
+                                       " would mix both types: convert the FP32 model instead");
+  for (const auto& [name, d] : param_dtypes)
+    if (is_low_precision(d) && d != target)
+      throw Error("", "param '" + name + "'", "is stored in " + std::string(dtype_name(d)) + "; converting to " +
+                                                 std::string(dtype_name(target)) +
+                                                 " would mix both types: convert the FP32 model instead");
+}
+
 AmpResult run(Graph& graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes,
               const std::set<std::string>& out_of_range) {
   graph.verify("input graph");
   check_cast_nodes(graph, "input graph");
+  if (is_low_precision(options.target_dtype)) refuse_other_low_type(graph, options.target_dtype, param_dtypes);
   AmpResult result;
   const OpLists lists = effective_lists(options);
   const OpCategories cats(lists);
@@ -90,6 +110,37 @@ AmpResult run(Graph& graph, const AmpOptions& options, const std::map<std::strin
   return result;
 }
 
+std::string shortest(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+  return buf;
+}
+
+// A param beyond the target's range matters only where its values are cast to the target type (an
+// aux state or a param only float32 ops read keeps its values): there those elements become inf.
+void warn_out_of_range_casts(AmpResult& r, const std::set<std::string>& out_of_range, const TensorMap& arg,
+                             const TensorMap& aux, const AmpOptions& options) {
+  if (out_of_range.empty()) return;
+  const std::string lp(dtype_name(options.target_dtype));
+  const auto readers = r.graph.consumers();
+  for (uint32_t id : r.graph.variable_ids()) {
+    const std::string& name = r.graph.nodes[id].name;
+    if (!out_of_range.count(name)) continue;
+    const Node* cast = nullptr;
+    for (const auto& [reader, slot] : readers[id]) {
+      const Node& n = r.graph.nodes[reader];
+      if ((n.op == "amp_cast" && dtype_from_name(n.attr("dtype")) == options.target_dtype) || n.op == "amp_multicast") cast = &n;
+    }
+    if (!cast) continue;
+    const Tensor& t = arg.count(name) ? arg.at(name) : aux.at(name);
+    const int64_t at = first_out_of_range(t, options.target_dtype);
+    r.warnings.push_back("param '" + name + "' holds values beyond the " + lp + " range (element " + std::to_string(at) + ": " +
+                         shortest(t.as<float>()[at]) + ") and is cast to " + lp + " by '" + cast->name +
+                         "': those elements become inf" +
+                         (options.cast_params_offline ? "; it is kept in float32 storage" : ""));
+  }
+}
+
 }  // namespace
 
 AmpResult convert_symbol(Graph graph, const AmpOptions& options, const std::map<std::string, DType>& param_dtypes) {
@@ -106,11 +157,7 @@ AmpResult convert_model(Graph graph, TensorMap arg_params, TensorMap aux_params,
       if (is_low_precision(options.target_dtype) && first_out_of_range(t, options.target_dtype) >= 0) out_of_range.insert(name);
     }
   AmpResult r = run(graph, options, dtypes, out_of_range);
-  for (const auto& name : out_of_range)
-    r.warnings.push_back("param '" + name + "' holds values beyond the " + std::string(dtype_name(options.target_dtype)) +
-                         " range (element " + std::to_string(first_out_of_range(
-                             arg_params.count(name) ? arg_params.at(name) : aux_params.at(name), options.target_dtype)) +
-                         "); it is kept in float32 storage");
+  warn_out_of_range_casts(r, out_of_range, arg_params, aux_params, options);
 
   // Plan done; now retype the params the plan stores in the low type, one tensor at a time.
   r.arg_params = std::move(arg_params);

@@ -41,8 +41,12 @@ Exclusions find_exclusions(const Graph& g, const OpCategories& cats, const std::
         ex.by_condition[i] = true;
     }
   }
-  for (const auto& name : names)
-    if (!found.count(name)) warnings.push_back("excluded_sym_names: '" + name + "' is not a node of the graph");
+  for (const auto& name : names) {
+    if (found.count(name)) continue;
+    std::string hint;
+    if (g.find(name + "_fwd") >= 0) hint = "; did you mean '" + name + "_fwd'? (Gluon exports name a layer's op NAME_fwd)";
+    warnings.push_back("excluded_sym_names: '" + name + "' is not a node of the graph" + hint);
+  }
   return ex;
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "core/nearest_names.h"
 #include "mixprec/error.h"
 #include "ops/op_table.h"
 
@@ -75,9 +76,9 @@ OpLists default_lists(DType target_dtype, Compat compat) {
   return out;
 }
 
-bool is_known_op(const std::string& op) {
-  static const std::unordered_set<std::string> known = [] {
-    std::unordered_set<std::string> s;
+const std::vector<std::string>& known_ops() {
+  static const std::vector<std::string> known = [] {
+    std::set<std::string> s;
     for (Compat c : {Compat::MXNet1, Compat::MXNet2})
       for (DType t : {DType::Float16, DType::BFloat16}) {
         OpLists l = default_lists(t, c);
@@ -85,8 +86,13 @@ bool is_known_op(const std::string& op) {
         for (const auto& cond : l.conditional_fp32_ops) s.insert(cond.op);
       }
     for (const char* internal : {"amp_cast", "amp_multicast", "Cast", "null"}) s.insert(internal);
-    return s;
+    return std::vector<std::string>(s.begin(), s.end());
   }();
+  return known;
+}
+
+bool is_known_op(const std::string& op) {
+  static const std::unordered_set<std::string> known(known_ops().begin(), known_ops().end());
   return known.count(std::string(ops::canonical_op_name(op))) > 0;
 }
 
@@ -98,7 +104,8 @@ OpLists effective_lists(const AmpOptions& o) {
   std::map<std::string, std::string> owner;  // op -> the user list that names it
   auto claim = [&](const std::string& raw, const char* list) {
     const std::string op(ops::canonical_op_name(raw));
-    if (!is_known_op(op)) throw Error("", list, "'" + raw + "' is not a known MXNet operator");
+    if (!is_known_op(op))
+      throw Error("", list, "'" + raw + "' is not a known MXNet operator" + did_you_mean(nearest_names(raw, known_ops())));
     auto [it, fresh] = owner.emplace(op, list);
     if (!fresh && it->second != list)
       throw Error("", list, "'" + raw + "' is also in " + it->second + "; an op can be in only one list");

@@ -27,5 +27,7 @@ class OpCategories {
 
 // True when some generation's default lists name this op (so it is a real MXNet operator).
 bool is_known_op(const std::string& op);
+// Every op name some MXNet list knows, sorted (for "did you mean" suggestions).
+const std::vector<std::string>& known_ops();
 
 }  // namespace mixprec::amp

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "cli/commands.h"
 #include "cli/model_inputs.h"
@@ -17,28 +20,55 @@ Action add_bench(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* c = app.add_subcommand("bench", "Time a model on the CPU: latency (median, p90), throughput, peak memory");
   add_model_options(c, *a);
-  c->add_option("--runs", a->runs, "Timed runs (default 20)");
-  c->add_option("--warmup", a->warmup, "Untimed runs first (default 2)");
+  c->add_option("--runs", a->runs, "Timed runs (default 20)")->check(CLI::PositiveNumber);
+  c->add_option("--warmup", a->warmup, "Untimed runs first (default 2)")->check(CLI::NonNegativeNumber);
   return [a] {
-    InputSpecs in;
-    runtime::Session s = open_session(*a, in);
-    const auto inputs = make_inputs(s, in);
-    for (int i = 0; i < a->warmup; ++i) s.run(inputs);
+    const InputSpecs specs = parse_input_specs(a->inputs, a->shapes);
+    runtime::SessionOptions o;
+    o.threads = a->threads;
+    OpenedModel m = open_model(model_files(*a), specs, o);
+    runtime::Session& s = m.session;
+    const auto inputs = make_inputs(s, specs);
+    Progress progress(a->progress, "bench");
+    const int total = a->warmup + a->runs;
     std::vector<double> ms;
-    for (int i = 0; i < std::max(1, a->runs); ++i) {
+    for (int i = 0; i < total; ++i) {
+      progress.count(static_cast<size_t>(i), static_cast<size_t>(total), "runs");
       const auto t0 = std::chrono::steady_clock::now();
       s.run(inputs);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (i >= a->warmup) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
+    progress.finish();
     std::sort(ms.begin(), ms.end());
-    const double median = ms[ms.size() / 2], p90 = ms[std::min(ms.size() - 1, ms.size() * 9 / 10)];
+    const double n = static_cast<double>(ms.size());
+    const double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / n;
+    double var = 0;
+    for (double x : ms) var += (x - mean) * (x - mean);
+    const double stddev = ms.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
+    const double p90 = ms[std::min(ms.size() - 1, static_cast<size_t>(std::ceil(0.9 * n)) - 1)];  // nearest rank
     int64_t batch = 1;
     if (!s.input_names().empty() && !s.input_shape(s.input_names()[0]).empty()) batch = s.input_shape(s.input_names()[0])[0];
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    std::cout << "latency: median " << median << " ms, p90 " << p90 << " ms over " << ms.size() << " runs\n"
+    const double rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+    const std::string numerics = numerics_mode(s);
+    const char* note = "latencies are CPU latencies of this engine, which emulates 16-bit storage; they are not GPU latencies";
+    if (a->json) {
+      nlohmann::json j = {{"symbol", m.files.symbol}, {"params", m.files.params}, {"runs", ms.size()},     {"warmup", a->warmup},
+                          {"threads", a->threads},   {"batch", batch},           {"median_ms", median}, {"mean_ms", mean},
+                          {"min_ms", ms.front()},     {"p90_ms", p90},            {"stddev_ms", stddev},
+                          {"throughput_per_s", 1000.0 * static_cast<double>(batch) / median},
+                          {"peak_rss_mib", rss_mib},   {"numerics", numerics},     {"note", note}};
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << "latency: median " << median << " ms, mean " << mean << " ms, min " << ms.front() << " ms, p90 " << p90
+              << " ms, stddev " << stddev << " ms over " << ms.size() << " runs\n"
               << "throughput: " << 1000.0 * static_cast<double>(batch) / median << " samples/s (batch " << batch << ")\n"
-              << "peak memory: " << static_cast<double>(ru.ru_maxrss) / 1024.0 << " MB\n";
+              << "peak memory: " << rss_mib << " MiB\n"
+              << "numerics: " << numerics << "\n"
+              << "note: " << note << "\n";
     return 0;
   };
 }

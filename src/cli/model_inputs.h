@@ -1,56 +1,65 @@
-// Shared by run / compare / bench: loading a model by prefix or by files, and building its inputs
-// from `--input name=file.npy|random:seed` and `--shape name=1,3,224,224`.
+// Shared by run / compare / bench: which model to open (--symbol/--params or --prefix/--epoch),
+// its inputs (`--input NAME=file.npy|NAME=random:SEED|file.npz`, `--shape NAME=1,3,224,224`),
+// checked against the model before anything runs, and the session over it.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "cli/model_files.h"
+#include "cli/progress.h"
 #include "mixprec/graph.h"
 #include "mixprec/tensor.h"
 #include "runtime/session.h"
 
 namespace mixprec::cli {
 
-// The options run and bench share: the model files, its inputs, their shapes, threads.
+// The options run and bench share.
 struct ModelArgs {
-  std::string symbol, params;
+  std::string symbol, params, prefix;
+  std::optional<int> epoch;
   std::vector<std::string> inputs, shapes;
   int threads = 0;
+  bool json = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
-void add_model_options(CLI::App* c, ModelArgs& a);
+void add_model_options(CLI::App* command, ModelArgs& args);
+// --symbol and --params, or --prefix (with --epoch or the only params file of the prefix).
+ModelFiles model_files(const ModelArgs& args);
 
-struct LoadedModel {
-  Graph graph;
-  TensorMap arg, aux;
-};
-
-LoadedModel load_model(const std::string& symbol, const std::string& params);
-// PREFIX-symbol.json + PREFIX-0000.params
-LoadedModel load_model_prefix(const std::string& prefix);
-
-// `--shape name=d0,d1,...` (repeatable) into a map.
-std::map<std::string, runtime::Shape> parse_shapes(const std::vector<std::string>& specs);
-
-// `--input name=file.npy|random:SEED` (repeatable): .npy files are read here, so that their shapes
-// can plan the session.
+// What the command line says about the inputs, parsed and read (files) but not yet checked
+// against a model.
 struct InputSpecs {
-  std::map<std::string, runtime::Buf> files;
-  std::map<std::string, uint64_t> seeds;
+  std::map<std::string, runtime::Buf> values;   // from .npy files and .npz members
+  std::map<std::string, std::string> sources;   // input -> the file its value came from
+  std::map<std::string, uint64_t> seeds;        // random:SEED
+  std::map<std::string, runtime::Shape> shapes;  // --shape
+  std::set<std::string> named() const;
 };
-InputSpecs parse_inputs(const std::vector<std::string>& specs);
-// Shapes of the file inputs, added to `shapes` (for SessionOptions::input_shapes).
-void add_file_shapes(const InputSpecs& in, std::map<std::string, runtime::Shape>& shapes);
+// Throws UsageError for malformed specs, an .npz without the named member, or a --shape that
+// disagrees with the file given for the same input.
+InputSpecs parse_input_specs(const std::vector<std::string>& inputs, const std::vector<std::string>& shapes);
 
-// A session over the files in `a`, planned for the shapes given or read from .npy inputs; `in`
-// receives the parsed input specs.
-runtime::Session open_session(const ModelArgs& a, InputSpecs& in);
+// A model checked against its inputs and planned: params hold every weight the graph reads, every
+// name given is an input of the model, every data input has a shape.
+struct OpenedModel {
+  ModelFiles files;
+  ModelVariables variables;
+  runtime::Session session;
+};
+OpenedModel open_model(const ModelFiles& files, const InputSpecs& specs, runtime::SessionOptions options);
 
-// Values for every input of the session. Inputs without a spec get `random:0`. Random inputs are
-// N(0, 1) floats, except inputs read as indices by an Embedding (integers in range).
-std::map<std::string, runtime::Buf> make_inputs(const runtime::Session& session, const InputSpecs& in);
+// Values for every input of the session: given ones, else random (`random:SEED`, default seed 0):
+// N(0, 1) floats, or integers in range for inputs an Embedding reads as indices.
+std::map<std::string, runtime::Buf> make_inputs(const runtime::Session& session, const InputSpecs& specs);
 
 runtime::Buf tensor_to_buf(const Tensor& t);
 Tensor buf_to_tensor(const runtime::Buf& b);
+
+// How the engine computes a model of these dtypes, in words (for run/bench reports).
+std::string numerics_mode(const runtime::Session& session);
 
 }  // namespace mixprec::cli

@@ -129,4 +129,22 @@ bool is_mutable_input(const Node& node, uint32_t slot) {
   return std::find(m.begin(), m.end(), slot) != m.end();
 }
 
+InputRole input_role(const Node& node, uint32_t slot) {
+  const OpInfo* info = find_op(node.op);
+  if (!info || slot >= info->inputs.size()) return InputRole::Data;
+  const std::string_view name = info->inputs[slot];
+  if (name == "label") return InputRole::Label;
+  static constexpr std::array<std::string_view, 8> kParams = {"weight", "bias", "gamma", "beta",
+                                                              "moving_mean", "moving_var", "moving_avg", "parameters"};
+  return std::find(kParams.begin(), kParams.end(), name) != kParams.end() ? InputRole::Parameter : InputRole::Data;
+}
+
+bool has_parameter_suffix(std::string_view name) {
+  static constexpr std::array<std::string_view, 9> kSuffixes = {"_weight", "_bias", "_gamma", "_beta", "_running_mean",
+                                                                 "_running_var", "_moving_mean", "_moving_var", "_alpha"};
+  for (std::string_view s : kSuffixes)
+    if (name.size() > s.size() && name.substr(name.size() - s.size()) == s) return true;
+  return false;
+}
+
 }  // namespace mixprec::ops

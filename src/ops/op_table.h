@@ -45,4 +45,13 @@ uint32_t num_visible_outputs(const Node& node);
 // Is input `slot` of `node` an aux state?
 bool is_mutable_input(const Node& node, uint32_t slot);
 
+// What a variable read at an input slot is to the op: data to compute on, a learned parameter
+// (weight, bias, gamma, beta, running statistics) that a params file must hold, or a training
+// label that inference never reads.
+enum class InputRole { Data, Parameter, Label };
+InputRole input_role(const Node& node, uint32_t slot);
+// Names that learned parameters carry by MXNet's and Gluon's conventions ("conv0_weight",
+// "bn0_running_var", ...): how a parameter read by an op unknown to the table is still recognised.
+bool has_parameter_suffix(std::string_view variable_name);
+
 }  // namespace mixprec::ops

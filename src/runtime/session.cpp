@@ -92,7 +92,8 @@ bool only_feeds_labels(const Graph& g, uint32_t v) {
 }  // namespace
 
 Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, SessionOptions options)
-    : graph_(std::move(graph)), threads_(options.threads) {
+    : graph_(std::move(graph)), threads_(options.threads), unrounded_(options.observe_unrounded) {
+  if (unrounded_ && options.fuse) throw Error("", "model", "observing unrounded outputs needs an unfused session");
   // Before any primitive is built: oneDNN sizes its work split by the thread count it sees then.
   if (threads_ > 0) omp_set_num_threads(threads_);
   graph_.verify("model");
@@ -222,8 +223,13 @@ void Session::plan_convolutions(bool fuse) {
     const ConvGroup& grp = groups_[k];
     const Node& conv = g.nodes[grp.conv];
     const Buf* bias = conv.inputs.size() > 2 ? view.param(conv.inputs[2]) : nullptr;
+    Epilogue epilogue = build_epilogue(view, grp);
+    if (unrounded_) {  // the convolution alone, left in float32: run() rounds it after observing
+      epilogue = Epilogue{};
+      epilogue.add(EpilogueStep{});
+    }
     plans_.push_back(std::make_unique<ConvPlan>(conv, shape_of(conv.inputs[0]), shapes_[offset_[grp.conv]], *view.param(conv.inputs[1]),
-                                                bias, build_epilogue(view, grp)));
+                                                bias, std::move(epilogue)));
     group_at_[grp.tail()] = static_cast<int>(k);
     in_group_[grp.conv] = true;
     for (uint32_t a : grp.absorbed) in_group_[a] = true;
@@ -301,7 +307,9 @@ std::vector<DType> Session::output_dtypes() const {
   return d;
 }
 
-std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const NodeObserver& observe) {
+std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const NodeObserver& observe,
+                              const NodeObserver& before_rounding) {
+  if (before_rounding && !unrounded_) throw Error("", "run", "the session was not built with observe_unrounded");
   if (threads_ > 0) omp_set_num_threads(threads_);
   const Graph& g = graph_;
   std::vector<Buf> act(dtypes_.size());
@@ -346,6 +354,10 @@ std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const No
       std::vector<const float*> residuals;
       for (const Entry& r : grp.residuals) residuals.push_back(value(r).v.data());
       plans_[static_cast<size_t>(group_at_[i])]->run(value(g.nodes[grp.conv].inputs[0]), y, residuals, scratch_);
+      if (unrounded_) {
+        if (before_rounding) before_rounding(i, {&y});
+        round_to_dtype(y.v, dtypes_[offset_[i]]);
+      }
       if (observe) observe(i, {&y});
       release_inputs(grp.conv);
       for (uint32_t a : grp.absorbed) release_inputs(a);
@@ -360,7 +372,9 @@ std::vector<Buf> Session::run(const std::map<std::string, Buf>& inputs, const No
       args.out.push_back(&b);
     }
     kernel_[i]->run(args);
-    std::vector<const Buf*> outs;
+    std::vector<const Buf*> outs(args.out.begin(), args.out.end());
+    if (before_rounding) before_rounding(i, outs);
+    outs.clear();
     for (uint32_t o = 0; o < n.num_outputs; ++o) {
       round_to_dtype(act[offset_[i] + o].v, dtypes_[offset_[i] + o]);
       outs.push_back(&act[offset_[i] + o]);

@@ -24,11 +24,17 @@ struct SessionOptions {
   // Run BatchNorm/ReLU/add/amp_cast behind a convolution in its epilogue (runtime/fusion.h). Results
   // are bit-identical either way; unfused, an observer sees every node's output.
   bool fuse = true;
+  // Lets run() show each node's outputs before they are rounded to the node's dtype: what the node
+  // computes in float32 from its actual (rounded) inputs, so that its own rounding error can be
+  // told from the error it inherits. Needs fuse = false.
+  bool observe_unrounded = false;
 };
 
 // Called after each node runs, with its (rounded) outputs. Nodes fused into a convolution's
 // epilogue are not reported (only the last node of each fused chain is).
 using NodeObserver = std::function<void(uint32_t node, const std::vector<const Buf*>& outputs)>;
+// Called just before a node's outputs are rounded to its dtype (SessionOptions::observe_unrounded);
+// the buffers are rounded in place right after, so an observer that keeps them must copy them.
 
 class Session {
  public:
@@ -46,7 +52,9 @@ class Session {
 
   // Runs once. `inputs` maps every data input to values of its planned shape (they are rounded to
   // the input's dtype). Returns the graph's outputs.
-  std::vector<Buf> run(const std::map<std::string, Buf>& inputs, const NodeObserver& observe = nullptr);
+  // `before_rounding` needs SessionOptions::observe_unrounded.
+  std::vector<Buf> run(const std::map<std::string, Buf>& inputs, const NodeObserver& observe = nullptr,
+                       const NodeObserver& before_rounding = nullptr);
 
   // The values of parameter `name` when the session holds them as plain float32 (null otherwise: a
   // 16-bit weight, or a convolution weight held by its prepared plan). A change is seen by every node
@@ -72,6 +80,7 @@ class Session {
   std::map<std::string, uint32_t> input_node_;
   std::set<std::string> labels_;  // inputs only loss ops read as labels: optional at run time
   int threads_ = 0;
+  bool unrounded_ = false;  // convolution plans leave rounding to the session (observe_unrounded)
 
   // Convolutions run prepared (runtime/conv_plan.h), each with the nodes fused behind it.
   std::vector<ConvGroup> groups_;
