@@ -156,19 +156,35 @@ void commit(std::vector<TempFile>& temps) {
     for (TempFile& t : temps) discard(t);
     throw;
   }
+  // A target that did not exist before is removed again when a later rename fails: a failed run
+  // leaves no new file. (One that existed has been replaced; two renames cannot be one step.)
+  std::vector<bool> existed;
+  for (const TempFile& t : temps) existed.push_back(::access(t.target.c_str(), F_OK) == 0);
   for (size_t i = 0; i < temps.size(); ++i) {
     if (::rename(temps[i].name.c_str(), temps[i].target.c_str()) != 0) {
       const std::string why = errno_text();
       for (size_t j = i; j < temps.size(); ++j) discard(temps[j]);
+      for (size_t j = 0; j < i; ++j)
+        if (!existed[j]) ::unlink(temps[j].target.c_str());
       throw Error(temps[i].target, "", "rename failed: " + why);
     }
     temps[i].name.clear();
   }
 }
 
+// A target that exists but is no regular file (a directory, say) would fail its rename after the
+// others succeeded: refused before anything is written.
+void require_replaceable(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;  // absent: created
+  if (S_ISDIR(st.st_mode)) throw Error(path, "", "is a directory; cannot write a file in its place");
+  if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) throw Error(path, "", "is not a regular file; cannot replace it");
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, const void* data, size_t size) {
+  require_replaceable(path);
   std::vector<TempFile> temps;
   temps.reserve(1);
   temps.push_back(write_temp_beside(path, [&](const ByteSink& sink) { sink(data, size); }));
@@ -176,6 +192,7 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
 }
 
 void write_files_atomic(const std::vector<PendingFile>& files) {
+  for (const PendingFile& f : files) require_replaceable(f.path);
   std::vector<TempFile> temps;
   temps.reserve(files.size());
   try {
