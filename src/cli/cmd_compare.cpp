@@ -34,6 +34,7 @@ nlohmann::json figure(double v) {
 }
 
 std::string fmt(double v, int precision = 4) {
+  if (std::isnan(v)) return "nan";  // not "-nan": the sign of a NaN means nothing
   std::ostringstream s;
   s << std::setprecision(precision) << v;
   return s.str();

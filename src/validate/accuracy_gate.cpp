@@ -9,6 +9,7 @@ namespace mixprec::validate {
 namespace {
 
 std::string fmt(double v) {
+  if (std::isnan(v)) return "nan";
   std::ostringstream s;
   s.precision(4);
   s << v;
@@ -38,8 +39,12 @@ std::vector<GateCheck> evaluate_gate(const Comparison& c, const GateLimits& l) {
     const OutputMetrics& m = c.outputs[o];
     if (!l.allow_nonfinite) {
       const auto bad = static_cast<double>(m.cand_nonfinite_where_ref_finite + m.nonfinite_differently);
-      checks.push_back({"nonfinite", o, bad, 0, bad == 0,
-                        bad == 0 ? "" : fmt(bad) + " positions non-finite in the candidate where the reference is finite or non-finite otherwise"});
+      std::string detail;
+      if (m.cand_nonfinite_where_ref_finite)
+        detail = std::to_string(m.cand_nonfinite_where_ref_finite) + " positions non-finite in the candidate where the reference is finite";
+      if (m.nonfinite_differently)
+        detail += (detail.empty() ? "" : "; ") + std::to_string(m.nonfinite_differently) + " non-finite in both, differently";
+      checks.push_back({"nonfinite", o, bad, 0, bad == 0, detail});
     }
     if (l.atol || l.rtol) {
       const double atol = l.atol.value_or(0), rtol = l.rtol.value_or(0);
