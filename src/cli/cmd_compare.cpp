@@ -32,7 +32,10 @@ Action add_compare(CLI::App& app) {
     o.input_shapes = parse_shapes(a->shapes);
     add_file_shapes(in, o.input_shapes);
     LoadedModel r = load_model_prefix(a->reference), k = load_model_prefix(a->candidate);
-    runtime::Session rs(std::move(r.graph), r.arg, r.aux, o), cs(std::move(k.graph), k.arg, k.aux, o);
+    runtime::SessionOptions ro = o, ko = o;
+    ro.source = a->reference + "-symbol.json", ko.source = a->candidate + "-symbol.json";
+    runtime::Session rs(std::move(r.graph), std::move(r.arg), std::move(r.aux), ro);
+    runtime::Session cs(std::move(k.graph), std::move(k.arg), std::move(k.aux), ko);
     const auto inputs = make_inputs(rs, in);
     const validate::Comparison cmp = validate::compare_models(rs, cs, inputs);
     nlohmann::json j;

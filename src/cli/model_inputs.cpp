@@ -111,7 +111,8 @@ runtime::Session open_session(const ModelArgs& a, InputSpecs& in) {
   o.threads = a.threads;
   o.input_shapes = parse_shapes(a.shapes);
   add_file_shapes(in, o.input_shapes);
-  return runtime::Session(std::move(m.graph), m.arg, m.aux, o);
+  o.source = a.symbol;
+  return runtime::Session(std::move(m.graph), std::move(m.arg), std::move(m.aux), o);
 }
 
 std::map<std::string, runtime::Buf> make_inputs(const runtime::Session& s, const InputSpecs& in) {
