@@ -1,8 +1,10 @@
 // What the engine holds for a model: a runtime-cast model (amp_cast of its float32 params in the
-// graph) weighs exactly what its offline-cast twin weighs and computes the same bits, and building a
-// session adds little to the memory of the model as loaded: each param is converted and released in
-// turn, never a second copy of the whole model. Peak memory is measured in a fresh process (this test
-// binary run again), from the high-water mark of its resident memory while the session is built.
+// graph) weighs exactly what its offline-cast twin weighs and computes the same bits; the float32
+// params it holds stay reachable through mutable_param (those read only through casts are gone);
+// and building a session adds little to the memory of the model as loaded: each param is converted
+// and released in turn, never a second copy of the whole model. Peak memory is measured in a fresh
+// process (this test binary run again), from the high-water mark of its resident memory while the
+// session is built.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/graph_builder.h"
 #include "mixprec/amp.h"
 #include "mixprec/mxnet.h"
 #include "mixprec/zoo.h"
@@ -104,6 +107,32 @@ TEST(RuntimeMemory, RuntimeCastWeighsAndComputesAsItsOfflineTwin) {
       for (size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a[k].v, b[k].v) << "output " << k;
     }
   }
+}
+
+TEST(RuntimeMemory, MutableParamIsThePlainFloat32CopyTheSessionHolds) {
+  // fc(data, amp_cast(w) to float16, b): b is held as float32 and can be changed; w is read only
+  // through its cast, so the session keeps no float32 copy of it.
+  GraphBuilder gb;
+  const Entry x = gb.var("data");
+  const Entry w16 = gb.op("amp_cast", "w16", {gb.var("w")}, {{"dtype", "float16"}});
+  const Entry fc = gb.op("FullyConnected", "fc", {x, w16, gb.var("b")}, {{"num_hidden", "2"}});
+  TensorMap arg;
+  arg["w"] = Tensor::from_floats({2, 3}, {1, 2, 3, 4, 5, 6});
+  arg["b"] = Tensor::from_floats({2}, {0.5f, -0.5f});
+  SessionOptions o;
+  o.input_shapes["data"] = {1, 3};
+  o.fuse = false;
+  Session s(gb.build({fc}), std::move(arg), {}, o);
+  EXPECT_EQ(s.mutable_param("w"), nullptr);
+  EXPECT_EQ(s.mutable_param("data"), nullptr);
+  Buf* b = s.mutable_param("b");
+  ASSERT_NE(b, nullptr);
+  Buf in;
+  in.shape = {1, 3};
+  in.v = {1, 1, 1};
+  EXPECT_EQ(s.run({{"data", in}})[0].v, (std::vector<float>{6.5f, 14.5f}));
+  b->v = {1.0f, 2.0f};
+  EXPECT_EQ(s.run({{"data", in}})[0].v, (std::vector<float>{7.0f, 17.0f}));
 }
 
 // Run only as the child of the test below (MIXPREC_MEMORY_PREFIX names the model): loads the model
