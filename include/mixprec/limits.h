@@ -38,4 +38,16 @@ inline constexpr size_t kMaxNdim = 32;
 // Tensors: the element count must fit in int64_t (Tensor::numel) and the byte count in the
 // bytes the file holds; there is no other size cap.
 
+// Engine (runtime::Session), checked while it plans, before any activation is allocated. Input
+// shapes come from the command line or a variable's __shape__, so they are checked like file sizes:
+// every activation's element count must fit in int64_t, and one activation (held as float32
+// whatever its dtype) may take at most this many bytes. 1 TiB is beyond the memory of any CPU
+// machine the engine runs on, and keeps byte counts and their sums far from overflowing 64 bits.
+inline constexpr uint64_t kMaxActivationBytes = uint64_t{1} << 40;
+
+// Engine: the activations a run holds at once (inputs, outputs, and every tensor still to be read,
+// in the order the session runs the nodes) may take at most the machine's physical memory, as
+// sysconf reports it. A run past that could only swap or be killed; below it, it is left to the OS.
+// Not checked when sysconf cannot tell.
+
 }  // namespace mixprec::limits

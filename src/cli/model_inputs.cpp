@@ -199,7 +199,9 @@ OpenedModel open_model(const ModelFiles& files, const InputSpecs& specs, runtime
   check_names(m.graph, vars, specs, files);
   require_weights(vars, files);
   options.input_shapes = plan_input_shapes(m.graph, vars, specs, files);
-  runtime::Session session(std::move(m.graph), m.arg, m.aux, options);
+  options.source = files.symbol;
+  // The params are moved in: the session converts them one at a time, never holding two copies.
+  runtime::Session session(std::move(m.graph), std::move(m.arg), std::move(m.aux), options);
   return {files, std::move(vars), std::move(session)};
 }
 

@@ -20,6 +20,10 @@ const std::vector<OpInfo>& table() {
       {"null", {}, {}, {}, {}, {}, 1},
       {"Convolution", {"data", "weight", "bias"}},
       {"Deconvolution", {"data", "weight", "bias"}},
+      // Bilinear's names (its weight follows the data's dtype); nearest names its inputs arg0, arg1, ...
+      {"UpSampling", {"data", "weight"}},
+      // The second input (crop_like) is read for its height and width only: its dtype is its own.
+      {"Crop", {"arg0", "arg1"}, {}, {}, {1}},
       {"FullyConnected", {"data", "weight", "bias"}},
       {"BatchNorm", {"data", "gamma", "beta", "moving_mean", "moving_var"}, {3, 4}, {1, 2, 3, 4}, {}, {1, 2}, 3, {}, 1},
       {"BatchNorm_v1", {"data", "gamma", "beta", "moving_mean", "moving_var"}, {3, 4}, {1, 2, 3, 4}, {}, {1, 2}, 3, {}, 1},

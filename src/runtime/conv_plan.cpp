@@ -35,6 +35,14 @@ std::vector<float> values_of(const Buf& b) {
   return v;
 }
 
+// The same, taking float32 values over instead of copying them.
+std::vector<float> values_of(Buf&& b) {
+  if (b.storage == DType::Float32) return std::move(b.v);
+  std::vector<float> v = values_of(b);
+  std::vector<uint16_t>().swap(b.lp);  // `= {}` would keep the capacity
+  return v;
+}
+
 }  // namespace
 
 #if MIXPREC_HAVE_DNNL
@@ -68,7 +76,7 @@ struct ConvPlan::Impl {
   std::vector<float> bias;
 };
 
-ConvPlan::ConvPlan(const Node& conv, const Shape& data, const Shape& out, const Buf& weight, const Buf* bias, Epilogue epilogue)
+ConvPlan::ConvPlan(const Node& conv, const Shape& data, const Shape& out, Buf weight, const Buf* bias, Epilogue epilogue)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.g = nn::conv_geometry(conv, data, out);
@@ -96,17 +104,19 @@ ConvPlan::ConvPlan(const Node& conv, const Shape& data, const Shape& out, const 
   if (m.reorder_dst) m.dst_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, m.pd.dst_desc(), eng, m.dst_plain));
 
   // Weights: plain float32 -> the primitive's layout, once; then kept in the stored precision.
-  std::vector<float> plain = values_of(weight);
+  const DType stored = weight.storage;
+  std::vector<float> plain = values_of(std::move(weight));
   std::vector<float> blocked(m.pd.weights_desc().get_size() / sizeof(float));
   dnnl::stream s(eng);
   dnnl::memory from(w_plain, eng, plain.data()), to(m.pd.weights_desc(), eng, blocked.data());
   dnnl::reorder(from, to).execute(s, from, to);
   s.wait();
-  m.weight_type = weight.storage;
-  if (is_low_precision(weight.storage)) {
+  std::vector<float>().swap(plain);  // freed before the 16-bit copy is made: one weight's transients at a time
+  m.weight_type = stored;
+  if (is_low_precision(stored)) {
     m.w16.resize(blocked.size());
     // Exact: every value came from a 16-bit one (padding is zero).
-    if (weight.storage == DType::Float16) {
+    if (stored == DType::Float16) {
       floats_to_halves(blocked.data(), m.w16.data(), blocked.size());
     } else {
       floats_to_bfloat16s(blocked.data(), m.w16.data(), blocked.size());
@@ -165,14 +175,14 @@ struct ConvPlan::Impl {
   Buf weight, bias;
 };
 
-ConvPlan::ConvPlan(const Node& conv, const Shape& data, const Shape& out, const Buf& weight, const Buf* bias, Epilogue epilogue)
+ConvPlan::ConvPlan(const Node& conv, const Shape& data, const Shape& out, Buf weight, const Buf* bias, Epilogue epilogue)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.node = conv;
   m.g = nn::conv_geometry(conv, data, out);
   m.epilogue = std::move(epilogue);
   m.weight.shape = weight.shape;
-  m.weight.v = values_of(weight);
+  m.weight.v = values_of(std::move(weight));
   if (bias) {
     m.bias.shape = bias->shape;
     m.bias.v = values_of(*bias);

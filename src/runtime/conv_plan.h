@@ -25,8 +25,9 @@ struct ConvScratch {
 class ConvPlan {
  public:
   // `weight` (and `bias`, null when no_bias) are the node's parameters as the session holds them:
-  // float32 values, or float16/bfloat16 bits (Buf::storage).
-  ConvPlan(const Node& conv, const Shape& data, const Shape& out, const Buf& weight, const Buf* bias, Epilogue epilogue);
+  // float32 values, or float16/bfloat16 bits (Buf::storage). The weight is taken by value so that
+  // the session can hand its copy over: float32 values are then reordered from it, not copied first.
+  ConvPlan(const Node& conv, const Shape& data, const Shape& out, Buf weight, const Buf* bias, Epilogue epilogue);
   ~ConvPlan();
   ConvPlan(const ConvPlan&) = delete;
   ConvPlan& operator=(const ConvPlan&) = delete;

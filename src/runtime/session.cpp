@@ -10,6 +10,8 @@
 #include "mixprec/attrs.h"
 #include "mixprec/error.h"
 #include "mixprec/half.h"
+#include "mixprec/limits.h"
+#include "runtime/activation_memory.h"
 
 namespace mixprec::runtime {
 
@@ -51,17 +53,15 @@ Buf keep_low(const Tensor& t) {
   return b;
 }
 
-// Low-precision weights whose readers widen them on the fly (FullyConnected's weight, a prepared
-// Convolution's weight) stay 16-bit: half the bytes in memory and per inference.
-bool only_feeds_widening_readers(const Graph& g, uint32_t v) {
-  bool any = false;
-  for (const Node& n : g.nodes)
-    for (uint32_t s = 0; s < n.inputs.size(); ++s) {
-      if (n.inputs[s].node != v) continue;
-      if ((n.op != "FullyConnected" && n.op != "Convolution") || s != 1) return false;
-      any = true;
-    }
-  return any;
+// 16-bit values kept as such (`storage`), converted from float32 ones; exact when they are 16-bit already.
+Buf low_from_floats(const Shape& shape, DType t, const float* values, size_t n) {
+  Buf b{shape, {}, t, std::vector<uint16_t>(n)};
+  if (t == DType::Float16) {
+    floats_to_halves(values, b.lp.data(), n);
+  } else {
+    floats_to_bfloat16s(values, b.lp.data(), n);
+  }
+  return b;
 }
 
 void widen_in_place(Buf& b) {
@@ -72,8 +72,17 @@ void widen_in_place(Buf& b) {
   } else {
     bfloat16s_to_floats(b.lp.data(), b.v.data(), b.lp.size());
   }
-  b.lp = {};
+  std::vector<uint16_t>().swap(b.lp);  // freed: `= {}` would keep the capacity
   b.storage = DType::Float32;
+}
+
+// A parameter's values as float32: borrowed when it holds float32, widened into `owned` otherwise.
+const float* float_values(const Buf& b, std::vector<float>& owned) {
+  if (b.storage == DType::Float32) return b.v.data();
+  Buf wide = b;
+  widen_in_place(wide);
+  owned = std::move(wide.v);
+  return owned.data();
 }
 
 // True when every reader of variable `v` is a loss op's label slot (SoftmaxOutput's input 1, ...).
@@ -91,54 +100,87 @@ bool only_feeds_labels(const Graph& g, uint32_t v) {
 
 }  // namespace
 
-Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, SessionOptions options)
+Session::Session(Graph graph, TensorMap arg, TensorMap aux, SessionOptions options)
     : graph_(std::move(graph)), threads_(options.threads), unrounded_(options.observe_unrounded) {
-  if (unrounded_ && options.fuse) throw Error("", "model", "observing unrounded outputs needs an unfused session");
+  if (unrounded_ && options.fuse) throw Error(options.source, "model", "observing unrounded outputs needs an unfused session");
   // Before any primitive is built: oneDNN sizes its work split by the thread count it sees then.
   if (threads_ > 0) omp_set_num_threads(threads_);
-  graph_.verify("model");
+  try {
+    graph_.verify(options.source.empty() ? "model" : options.source);
+    const Graph& g = graph_;
+    auto param = [&](const std::string& name) -> const Tensor* {
+      if (auto it = arg.find(name); it != arg.end()) return &it->second;
+      if (auto it = aux.find(name); it != aux.end()) return &it->second;
+      return nullptr;
+    };
+
+    // Which ops lack a kernel: all of them are reported at once, before anything runs.
+    std::map<std::string, std::string> missing;  // op -> its first node
+    kernel_.assign(g.nodes.size(), nullptr);
+    for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+      if (g.nodes[i].is_variable()) continue;
+      kernel_[i] = kernels().find(g.nodes[i].op);
+      if (!kernel_[i]) missing.emplace(g.nodes[i].op, g.nodes[i].name);
+    }
+    if (!missing.empty()) {
+      std::string list;
+      for (const auto& [op, node] : missing) list += (list.empty() ? "" : ", ") + op + " (node '" + node + "')";
+      throw Error("", "", "the engine has no kernel for: " + list);
+    }
+
+    // dtypes: params as stored, data inputs float32 unless told otherwise.
+    amp::FlatDTypes t = amp::infer_dtypes_flat(g, [&](uint32_t i) {
+      const Node& n = g.nodes[i];
+      if (const Tensor* p = param(n.name)) return p->dtype;
+      auto d = options.input_dtypes.find(n.name);
+      return d == options.input_dtypes.end() ? DType::Float32 : d->second;
+    });
+    offset_ = std::move(t.offset);
+    dtypes_ = std::move(t.dtypes);
+
+    readers_.assign(dtypes_.size(), {});
+    for (uint32_t i = 0; i < g.nodes.size(); ++i)
+      for (const Entry& e : g.nodes[i].inputs) readers_[offset_[e.node] + e.index].push_back(i);
+    is_head_.assign(dtypes_.size(), false);
+    for (const Entry& h : g.heads) is_head_[offset_[h.node] + h.index] = true;
+
+    plan_shapes(param, options);
+    check_activation_memory();
+    load_params(arg, aux);
+
+    // Reference counts, so that activations are freed after their last reader.
+    uses_.assign(dtypes_.size(), 0);
+    for (size_t s = 0; s < readers_.size(); ++s) uses_[s] = static_cast<int>(readers_[s].size()) + (is_head_[s] ? 1 : 0);
+
+    plan_convolutions(options.fuse);
+  } catch (const Error& e) {
+    if (options.source.empty() || !e.file().empty()) throw;
+    throw Error(options.source, e.place(), e.reason());  // the kernels name the node, the session the file
+  }
+}
+
+void Session::plan_shapes(const std::function<const Tensor*(const std::string&)>& param, const SessionOptions& options) {
   const Graph& g = graph_;
-  auto param = [&](const std::string& name) -> const Tensor* {
-    if (auto it = arg.find(name); it != arg.end()) return &it->second;
-    if (auto it = aux.find(name); it != aux.end()) return &it->second;
-    return nullptr;
-  };
-
-  // Which ops lack a kernel: all of them are reported at once, before anything runs.
-  std::set<std::string> missing;
-  kernel_.assign(g.nodes.size(), nullptr);
-  for (uint32_t i = 0; i < g.nodes.size(); ++i) {
-    if (g.nodes[i].is_variable()) continue;
-    kernel_[i] = kernels().find(g.nodes[i].op);
-    if (!kernel_[i]) missing.insert(g.nodes[i].op);
-  }
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-    throw Error("", "model", "the engine has no kernel for: " + list);
-  }
-
-  // dtypes: params as stored, data inputs float32 unless told otherwise.
-  amp::FlatDTypes t = amp::infer_dtypes_flat(g, [&](uint32_t i) {
-    const Node& n = g.nodes[i];
-    if (const Tensor* p = param(n.name)) return p->dtype;
-    auto d = options.input_dtypes.find(n.name);
-    return d == options.input_dtypes.end() ? DType::Float32 : d->second;
-  });
-  offset_ = std::move(t.offset);
-  dtypes_ = std::move(t.dtypes);
-
-  // shapes, node by node; params and inputs first.
   shapes_.assign(dtypes_.size(), {});
-  params_.assign(dtypes_.size(), {});
   is_param_.assign(dtypes_.size(), false);
+  folded_.assign(g.nodes.size(), false);
+  // Every activation's size is checked as soon as its shape is known, before the next shape is
+  // inferred from it (mixprec/limits.h).
+  auto check_size = [&](const Shape& s, const std::string& place) {
+    for (int64_t d : s)
+      if (d < 0) throw Error("", place, "shape " + attrs::format_tuple(s) + " has a negative dimension");
+    const std::optional<int64_t> n = checked_numel(s);
+    if (!n) throw Error("", place, "shape " + attrs::format_tuple(s) + " has more elements than a 64-bit count can hold");
+    if (*n > static_cast<int64_t>(limits::kMaxActivationBytes / sizeof(float)))
+      throw Error("", place, "shape " + attrs::format_tuple(s) + " takes " + format_bytes(activation_bytes(*n)) +
+                                 " as float32, more than one activation may take (" + format_bytes(limits::kMaxActivationBytes) + ")");
+  };
   for (uint32_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     if (n.is_variable()) {
       if (const Tensor* p = param(n.name)) {
-        params_[offset_[i]] = is_low_precision(p->dtype) && only_feeds_widening_readers(g, i) ? keep_low(*p) : to_buf(*p, n.name);
         is_param_[offset_[i]] = true;
-        shapes_[offset_[i]] = p->shape;
+        shapes_[offset_[i]] = p->shape;  // the file's reader checked its size against the file
         continue;
       }
       input_names_.push_back(n.name);
@@ -155,6 +197,7 @@ Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, Sessio
       }
       for (int64_t d : shapes_[offset_[i]])
         if (d <= 0) throw Error("", "input '" + n.name + "'", "shape " + attrs::format_tuple(shapes_[offset_[i]]) + " has an unknown dimension");
+      check_size(shapes_[offset_[i]], "input '" + n.name + "'");
       continue;
     }
     std::vector<Shape> in;
@@ -163,51 +206,97 @@ Session::Session(Graph graph, const TensorMap& arg, const TensorMap& aux, Sessio
     if (out.size() != n.num_outputs)
       throw Error("", "node '" + n.name + "'", "kernel gave " + std::to_string(out.size()) + " output shapes, the node has " +
                                                    std::to_string(n.num_outputs));
-    for (uint32_t o = 0; o < n.num_outputs; ++o) shapes_[offset_[i] + o] = std::move(out[o]);
+    for (uint32_t o = 0; o < n.num_outputs; ++o) {
+      check_size(out[o], "node '" + n.name + "'");
+      shapes_[offset_[i] + o] = std::move(out[o]);
+    }
+    // amp_cast of a parameter is computed at load (load_params): its output is a parameter too.
+    if (n.op == "amp_cast" && n.inputs.size() == 1 && is_param_[offset_[n.inputs[0].node] + n.inputs[0].index]) {
+      folded_[i] = true;
+      is_param_[offset_[i]] = true;
+    }
   }
-
-  fold_param_casts();
-
-  // Reference counts, so that activations are freed after their last reader.
-  uses_.assign(dtypes_.size(), 0);
-  for (const Node& n : g.nodes)
-    for (const Entry& e : n.inputs) ++uses_[offset_[e.node] + e.index];
-  for (const Entry& h : g.heads) ++uses_[offset_[h.node] + h.index];
-
-  plan_convolutions(options.fuse);
 }
 
-void Session::fold_param_casts() {
+void Session::check_activation_memory() const {
+  std::vector<uint64_t> bytes(shapes_.size(), 0);
+  for (size_t s = 0; s < shapes_.size(); ++s)
+    if (!is_param_[s]) bytes[s] = activation_bytes(*checked_numel(shapes_[s]));  // every size was checked
+  const uint64_t physical = physical_memory_bytes();
+  const ActivationPeak peak = activation_peak(graph_, offset_, bytes);
+  if (physical == 0 || peak.bytes <= physical) return;
+  const Node& n = graph_.nodes[peak.node];
+  uint64_t own = 0;
+  for (uint32_t o = 0; o < n.num_outputs; ++o) own += bytes[offset_[peak.node] + o];
+  const std::string place = (n.is_variable() ? "input '" : "node '") + n.name + "'";
+  throw Error("", place, "the activations alive here take " + format_bytes(peak.bytes) + " (this " + (n.is_variable() ? "input" : "node's output") +
+                             " " + attrs::format_tuple(shapes_[offset_[peak.node]]) + " alone " + format_bytes(own) +
+                             "), more than the machine's physical memory (" + format_bytes(physical) + ")");
+}
+
+bool Session::only_widening_readers(uint32_t slot) const {
+  // FullyConnected's weight and a prepared Convolution's weight are widened on the fly by their readers.
+  if (is_head_[slot] || readers_[slot].empty()) return false;
+  for (uint32_t r : readers_[slot]) {
+    const Node& n = graph_.nodes[r];
+    if (n.op != "FullyConnected" && n.op != "Convolution") return false;
+    for (uint32_t p = 0; p < n.inputs.size(); ++p)
+      if (offset_[n.inputs[p].node] + n.inputs[p].index == slot && p != 1) return false;
+  }
+  return true;
+}
+
+void Session::load_params(TensorMap& arg, TensorMap& aux) {
   const Graph& g = graph_;
-  folded_.assign(g.nodes.size(), false);
-  std::vector<int> readers(dtypes_.size(), 0), folded_readers(dtypes_.size(), 0);
+  params_.assign(dtypes_.size(), {});
+  // A file tensor is released after the last variable naming it (a name may appear twice).
+  std::map<std::string, int> variables_named;
   for (const Node& n : g.nodes)
-    for (const Entry& e : n.inputs) ++readers[offset_[e.node] + e.index];
-  for (const Entry& h : g.heads) ++readers[offset_[h.node] + h.index];
+    if (n.is_variable()) ++variables_named[n.name];
   for (uint32_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    if (n.op != "amp_cast" || n.inputs.size() != 1) continue;
-    const uint32_t in = offset_[n.inputs[0].node] + n.inputs[0].index, out = offset_[i];
-    if (!is_param_[in]) continue;
-    Buf b = params_[in];
-    widen_in_place(b);
-    round_to_dtype(b.v, dtypes_[out]);
-    if (is_low_precision(dtypes_[out]) && only_feeds_widening_readers(g, i)) {
-      Buf low{b.shape, {}, dtypes_[out], std::vector<uint16_t>(b.v.size())};
-      if (dtypes_[out] == DType::Float16) {
-        floats_to_halves(b.v.data(), low.lp.data(), b.v.size());  // exact: the values are float16 already
-      } else {
-        floats_to_bfloat16s(b.v.data(), low.lp.data(), b.v.size());
-      }
-      b = std::move(low);
+    const uint32_t slot = offset_[i];
+    if (!n.is_variable() || !is_param_[slot]) continue;
+    auto it = arg.find(n.name);
+    TensorMap& owner = it != arg.end() ? arg : aux;
+    if (it == arg.end()) it = aux.find(n.name);
+    Tensor& t = it->second;
+    bool read_directly = is_head_[slot];
+    bool has_casts = false;
+    for (uint32_t r : readers_[slot]) (folded_[r] ? has_casts : read_directly) = true;
+    // Only what some reader needs is made: the value itself, the casts computed from it, or both.
+    if (has_casts) {
+      // float32 values are read in place: the only copies made are the casts' results.
+      Buf widened = t.dtype == DType::Float32 ? Buf{} : to_buf(t, n.name);
+      fold_casts_of(slot, t.dtype == DType::Float32 ? t.as<float>() : widened.v.data(), static_cast<size_t>(t.numel()));
     }
-    params_[out] = std::move(b);
-    is_param_[out] = true;
-    folded_[i] = true;
-    ++folded_readers[in];
+    if (read_directly) {
+      params_[slot] = is_low_precision(t.dtype) && only_widening_readers(slot) ? keep_low(t) : to_buf(t, n.name);
+    } else {
+      params_[slot] = Buf{t.shape, {}};
+    }
+    if (--variables_named[n.name] == 0) owner.erase(it);  // the file's copy goes now, not at the end
   }
-  for (size_t s = 0; s < params_.size(); ++s)
-    if (is_param_[s] && readers[s] > 0 && readers[s] == folded_readers[s]) params_[s] = Buf{params_[s].shape, {}};
+}
+
+void Session::fold_casts_of(uint32_t slot, const float* values, size_t n) {
+  for (uint32_t c : readers_[slot]) {
+    if (!folded_[c]) continue;
+    const uint32_t out = offset_[c];
+    const DType t = dtypes_[out];
+    if (is_low_precision(t) && only_widening_readers(out)) {
+      params_[out] = low_from_floats(shapes_[out], t, values, n);  // rounded once, straight to 16 bits
+    } else {
+      params_[out] = Buf{shapes_[out], std::vector<float>(values, values + n)};
+      round_to_dtype(params_[out].v, t);
+    }
+    bool chained = false;  // amp_cast of this amp_cast
+    for (uint32_t r : readers_[out]) chained = chained || folded_[r];
+    if (chained) {
+      std::vector<float> owned;
+      fold_casts_of(out, float_values(params_[out], owned), n);
+    }
+  }
 }
 
 void Session::plan_convolutions(bool fuse) {
@@ -220,34 +309,48 @@ void Session::plan_convolutions(bool fuse) {
   group_at_.assign(g.nodes.size(), -1);
   in_group_.assign(g.nodes.size(), false);
   for (size_t k = 0; k < groups_.size(); ++k) {
-    const ConvGroup& grp = groups_[k];
+    group_at_[groups_[k].tail()] = static_cast<int>(k);
+    in_group_[groups_[k].conv] = true;
+    for (uint32_t a : groups_[k].absorbed) in_group_[a] = true;
+  }
+  // Parameters: a plan holds its convolution's weights in its own layout, so the session's copy goes
+  // as soon as the last plan reading it is built, when plans are its only readers.
+  auto slot_of = [&](const Entry& e) { return offset_[e.node] + e.index; };
+  std::vector<bool> plan_only(dtypes_.size(), true);
+  std::vector<int> plans_left(dtypes_.size(), 0);
+  for (uint32_t i = 0; i < g.nodes.size(); ++i)
+    for (uint32_t p = 0; p < g.nodes[i].inputs.size(); ++p) {
+      const bool plan_weight = in_group_[i] && g.nodes[i].op == "Convolution" && p == 1;
+      if (plan_weight) ++plans_left[slot_of(g.nodes[i].inputs[p])];
+      if (!plan_weight) plan_only[slot_of(g.nodes[i].inputs[p])] = false;
+    }
+  for (const Entry& h : g.heads) plan_only[slot_of(h)] = false;
+  for (const ConvGroup& grp : groups_) {
     const Node& conv = g.nodes[grp.conv];
     const Buf* bias = conv.inputs.size() > 2 ? view.param(conv.inputs[2]) : nullptr;
+    const uint32_t w = slot_of(conv.inputs[1]);
+    Buf weight;
+    if (--plans_left[w] == 0 && plan_only[w]) {
+      weight = std::move(params_[w]);  // the last plan reading it takes the session's copy over
+      params_[w] = Buf{weight.shape, {}};
+    } else {
+      weight = params_[w];
+    }
     Epilogue epilogue = build_epilogue(view, grp);
     if (unrounded_) {  // the convolution alone, left in float32: run() rounds it after observing
       epilogue = Epilogue{};
       epilogue.add(EpilogueStep{});
     }
-    plans_.push_back(std::make_unique<ConvPlan>(conv, shape_of(conv.inputs[0]), shapes_[offset_[grp.conv]], *view.param(conv.inputs[1]),
-                                                bias, std::move(epilogue)));
-    group_at_[grp.tail()] = static_cast<int>(k);
-    in_group_[grp.conv] = true;
-    for (uint32_t a : grp.absorbed) in_group_[a] = true;
+    plans_.push_back(std::make_unique<ConvPlan>(conv, shape_of(conv.inputs[0]), shapes_[offset_[grp.conv]], std::move(weight), bias,
+                                                std::move(epilogue)));
   }
-  // Parameters: a plan holds its convolution's weights in its own layout, so the session's copy goes
-  // when plans are its only readers; 16-bit ones that a plain kernel reads after all are widened.
-  std::vector<bool> plan_only(dtypes_.size(), true);
+  // 16-bit parameters that a plain kernel reads after all are widened for it.
   for (uint32_t i = 0; i < g.nodes.size(); ++i)
     for (uint32_t p = 0; p < g.nodes[i].inputs.size(); ++p) {
-      const Entry& e = g.nodes[i].inputs[p];
-      const bool plan_weight = in_group_[i] && g.nodes[i].op == "Convolution" && p == 1;
-      if (!plan_weight) plan_only[offset_[e.node] + e.index] = false;
-      const bool widens = (g.nodes[i].op == "FullyConnected" && p == 1) || plan_weight;
-      if (!widens && is_param_[offset_[e.node] + e.index]) widen_in_place(params_[offset_[e.node] + e.index]);
+      const bool widens = (g.nodes[i].op == "FullyConnected" && p == 1) || (in_group_[i] && g.nodes[i].op == "Convolution" && p == 1);
+      const uint32_t s = slot_of(g.nodes[i].inputs[p]);
+      if (!widens && is_param_[s]) widen_in_place(params_[s]);
     }
-  for (const Entry& h : g.heads) plan_only[offset_[h.node] + h.index] = false;
-  for (size_t s = 0; s < params_.size(); ++s)
-    if (is_param_[s] && plan_only[s]) params_[s] = Buf{params_[s].shape, {}};
 }
 
 Buf* Session::mutable_param(const std::string& name) {

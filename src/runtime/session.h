@@ -18,6 +18,9 @@
 namespace mixprec::runtime {
 
 struct SessionOptions {
+  // The file the graph came from: the file of every error planning throws (no kernel for an op,
+  // shapes that do not fit, sizes past mixprec/limits.h).
+  std::string source;
   int threads = 0;                           // 0: OpenMP's default
   std::map<std::string, Shape> input_shapes;  // data inputs; falls back to a variable's __shape__
   std::map<std::string, DType> input_dtypes;  // data inputs that are not float32
@@ -39,8 +42,12 @@ using NodeObserver = std::function<void(uint32_t node, const std::vector<const B
 class Session {
  public:
   // Plans the whole run up front: dtypes, shapes, kernels. Throws mixprec::Error listing every op
-  // without a kernel, or naming the node whose shapes do not fit, before anything runs.
-  Session(Graph graph, const TensorMap& arg_params, const TensorMap& aux_params, SessionOptions options = {});
+  // without a kernel, or naming the node whose shapes do not fit or whose activations would be too
+  // large (mixprec/limits.h), before anything runs or is allocated for activations.
+  // The params are taken by value so that a caller can move them in: each is then converted (and
+  // its amp_casts computed) and released one at a time, and the session never holds a second copy
+  // of the model beside the one it was given.
+  Session(Graph graph, TensorMap arg_params, TensorMap aux_params, SessionOptions options = {});
 
   const std::vector<std::string>& input_names() const { return input_names_; }
   const Shape& input_shape(const std::string& name) const;
@@ -91,8 +98,21 @@ class Session {
   ConvScratch scratch_;
   std::vector<std::vector<float>> pool_;          // freed activation buffers, reused by later nodes and runs
 
-  // amp_cast of a parameter runs once, at load: runtime-cast models then run as offline-cast ones.
-  void fold_param_casts();
+  std::vector<std::vector<uint32_t>> readers_;  // per output slot: the nodes reading it, once per input
+  std::vector<bool> is_head_;                    // per output slot: a graph output
+
+  // Shapes of every input and node output, each checked against mixprec/limits.h as it is inferred;
+  // marks the amp_casts of parameters that load_params computes.
+  void plan_shapes(const std::function<const Tensor*(const std::string&)>& param, const SessionOptions& options);
+  // Refuses a plan whose activations alive at once exceed the machine's physical memory.
+  void check_activation_memory() const;
+  // Converts each parameter into the form its readers need and computes the amp_casts of it, one
+  // parameter at a time, releasing each file tensor as soon as it is converted: amp_cast of a
+  // parameter runs once, at load, so runtime-cast models run (and weigh) as offline-cast ones.
+  void load_params(TensorMap& arg, TensorMap& aux);
+  void fold_casts_of(uint32_t slot, const float* values, size_t n);
+  // Whether every reader widens 16-bit values on the fly (FullyConnected's and Convolution's weight).
+  bool only_widening_readers(uint32_t slot) const;
   void plan_convolutions(bool fuse);
   std::vector<float> take_buffer(size_t n, bool zeroed = true);
   void give_back(std::vector<float>&& v);

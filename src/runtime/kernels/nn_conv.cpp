@@ -200,6 +200,41 @@ ConvGeometry conv_geometry(const Node& n, const Shape& data, const Shape& out) {
                       p.ph, p.pw, p.dh, p.dw, two ? out[2] : 1, out.back(), !p.no_bias};
 }
 
+void deconvolve(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* out) {
+  const int64_t G = g.G, Cg = g.C / G, Fg = g.F / G, HW = g.H * g.W, OHW = g.OH * g.OW;
+  const int64_t taps = g.kh * g.kw, Mg = Fg * taps;
+  for (int64_t i = 0; i < g.N * g.F; ++i)
+    std::fill(out + i * OHW, out + (i + 1) * OHW, bias ? bias[i % g.F] : 0.0f);
+
+  std::vector<float> cols(static_cast<size_t>(Mg * HW));
+  for (int64_t grp = 0; grp < G; ++grp) {
+    // Weight rows are input channels: (C, F/g·kh·kw). The product needs their transpose.
+    const PackedA a(Mg, Cg, MatView{w + grp * Cg * Mg, 1, Mg});
+    for (int64_t b = 0; b < g.N; ++b) {
+      std::fill(cols.begin(), cols.end(), 0.0f);
+      gemm(a, HW, MatView{x + (b * g.C + grp * Cg) * HW, HW, 1}, cols.data(), HW);
+      float* o = out + (b * g.F + grp * Fg) * OHW;
+      // col2im: each output channel gathers only its own rows, so threads never share a plane.
+#pragma omp parallel for schedule(static) if (Mg * HW > (1 << 14))
+      for (int64_t f = 0; f < Fg; ++f) {
+        float* plane = o + f * OHW;
+        for (int64_t t = 0; t < taps; ++t) {
+          const float* row = cols.data() + (f * taps + t) * HW;
+          const int64_t ky = t / g.kw, kx = t % g.kw;
+          for (int64_t iy = 0; iy < g.H; ++iy) {
+            const int64_t oy = iy * g.sh - g.ph + ky * g.dh;
+            if (oy < 0 || oy >= g.OH) continue;
+            for (int64_t ix = 0; ix < g.W; ++ix) {
+              const int64_t ox = ix * g.sw - g.pw + kx * g.dw;
+              if (ox >= 0 && ox < g.OW) plane[oy * g.OW + ox] += row[iy * g.W + ix];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 namespace {
 
 // MXNet's rule: a nonzero target_shape overrides pad and adj.
@@ -241,47 +276,12 @@ std::vector<Shape> deconv_infer(const Node& n, const std::vector<Shape>& in) {
 void deconv_run(const KernelArgs& args) {
   const Node& n = args.node;
   ConvParams p = conv_params(n, true);
-  const Buf& x = *args.in[0];
-  const float* w = args.in[1]->v.data();
-  const float* bias = p.no_bias ? nullptr : args.in[2]->v.data();
   const auto d = data_nchw(n, p, input_shapes(args));
-  const int64_t N = d[0], C = d[1], H = d[2], W = d[3];
-  deconv_pad(p, H, W);
+  deconv_pad(p, d[2], d[3]);
   Buf& y = *args.out[0];
-  const int64_t OW = y.shape.back(), OH = p.nd == 2 ? y.shape[2] : 1;
-  const int64_t G = p.groups, Cg = C / G, Fg = p.filters / G, HW = H * W, OHW = OH * OW;
-  const int64_t taps = p.kh * p.kw, Mg = Fg * taps;
-  float* out = y.v.data();
-  for (int64_t i = 0; i < N * p.filters; ++i)
-    std::fill(out + i * OHW, out + (i + 1) * OHW, bias ? bias[i % p.filters] : 0.0f);
-
-  std::vector<float> cols(static_cast<size_t>(Mg * HW));
-  for (int64_t g = 0; g < G; ++g) {
-    // Weight rows are input channels: (C, F/g·kh·kw). The product needs their transpose.
-    const PackedA a(Mg, Cg, MatView{w + g * Cg * Mg, 1, Mg});
-    for (int64_t b = 0; b < N; ++b) {
-      std::fill(cols.begin(), cols.end(), 0.0f);
-      gemm(a, HW, MatView{x.v.data() + (b * C + g * Cg) * HW, HW, 1}, cols.data(), HW);
-      float* o = out + (b * p.filters + g * Fg) * OHW;
-      // col2im: each output channel gathers only its own rows, so threads never share a plane.
-#pragma omp parallel for schedule(static) if (Mg * HW > (1 << 14))
-      for (int64_t f = 0; f < Fg; ++f) {
-        float* plane = o + f * OHW;
-        for (int64_t t = 0; t < taps; ++t) {
-          const float* row = cols.data() + (f * taps + t) * HW;
-          const int64_t ky = t / p.kw, kx = t % p.kw;
-          for (int64_t iy = 0; iy < H; ++iy) {
-            const int64_t oy = iy * p.sh - p.ph + ky * p.dh;
-            if (oy < 0 || oy >= OH) continue;
-            for (int64_t ix = 0; ix < W; ++ix) {
-              const int64_t ox = ix * p.sw - p.pw + kx * p.dw;
-              if (ox >= 0 && ox < OW) plane[oy * OW + ox] += row[iy * W + ix];
-            }
-          }
-        }
-      }
-    }
-  }
+  const ConvGeometry g{d[0], d[1], d[2], d[3], p.filters, p.groups, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw,
+                       p.nd == 2 ? y.shape[2] : 1, y.shape.back(), !p.no_bias};
+  deconvolve(g, args.in[0]->v.data(), args.in[1]->v.data(), p.no_bias ? nullptr : args.in[2]->v.data(), y.v.data());
 }
 
 }  // namespace

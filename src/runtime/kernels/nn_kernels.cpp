@@ -1,4 +1,5 @@
-// The nn kernel family: convolutions, dense, normalisation, pooling, activations, softmax, embedding.
+// The nn kernel family: convolutions, dense, normalisation, pooling, activations, softmax, embedding,
+// resizing (UpSampling, Crop).
 #include "runtime/kernels/nn_util.h"
 
 namespace mixprec::runtime {
@@ -11,6 +12,7 @@ void register_nn_kernels(KernelRegistry& r) {
   nn::register_activation(r);
   nn::register_softmax(r);
   nn::register_embedding(r);
+  nn::register_resize(r);
 }
 
 }  // namespace mixprec::runtime

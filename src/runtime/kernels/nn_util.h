@@ -92,13 +92,19 @@ void gemm(const PackedA& a, int64_t N, const Im2Col& b, float* c, int64_t ldc);
 
 // ---- convolution geometry (shared with the prepared convolution, runtime/conv_plan.h) ----
 
-// A Convolution node's sizes, 1-D kernels seen as 2-D with height 1. `data` and `out` are the shapes
-// its kernel checked and inferred.
+// A convolution's or transposed convolution's sizes, 1-D kernels seen as 2-D with height 1: C input
+// and F output channels in G groups, H × W in and OH × OW out.
 struct ConvGeometry {
   int64_t N, C, H, W, F, G, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW;
   bool bias;
 };
+// A Convolution node's geometry; `data` and `out` are the shapes its kernel checked and inferred.
 ConvGeometry conv_geometry(const Node& n, const Shape& data, const Shape& out);
+
+// The transposed convolution Deconvolution runs (also bilinear UpSampling, a depthwise one):
+// out = bias + weightsᵀ · x, scattered by col2im. Weights are laid out (C, F/G, kh, kw); `bias` is
+// null when there is none (then g.bias is ignored).
+void deconvolve(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* out);
 
 // ---- per-file registration (nn_kernels.cpp calls them all) ----
 void register_conv(KernelRegistry& r);
@@ -108,5 +114,6 @@ void register_pool(KernelRegistry& r);
 void register_activation(KernelRegistry& r);
 void register_softmax(KernelRegistry& r);
 void register_embedding(KernelRegistry& r);
+void register_resize(KernelRegistry& r);
 
 }  // namespace mixprec::runtime::nn
