@@ -135,6 +135,22 @@ TEST_F(InspectCli, SymbolAloneTellsInputsFromParamsByTheGraph) {
   EXPECT_EQ(j.at("outputs")[0].at("shape"), nlohmann::json({1, 10}));
 }
 
+TEST_F(InspectCli, SeveralModelsEachMatchTheirOwnParams) {
+  // det1 and det2 name their weights alike (conv1_weight, ...) with other shapes: mixed, det1's
+  // shapes would be checked against det2's weights and fail.
+  const std::string m = kModels + "/insightface_mtcnn/";
+  const auto j = nlohmann::json::parse(inspect("--json " + m + "det1-symbol.json " + m + "det2-symbol.json " + m +
+                                               "det1-0001.params " + m + "det2-0001.params --shape data=1,3,24,24"));
+  EXPECT_FALSE(j.contains("output_shapes_unknown")) << j.dump(1);
+  ASSERT_EQ(j.at("outputs").size(), 4u);
+  EXPECT_EQ(j.at("outputs")[0].at("file"), m + "det1-symbol.json");
+  EXPECT_EQ(j.at("outputs")[0].at("shape"), nlohmann::json({1, 4, 7, 7}));
+  EXPECT_EQ(j.at("outputs")[1].at("shape"), nlohmann::json({1, 2, 7, 7}));
+  EXPECT_EQ(j.at("outputs")[2].at("file"), m + "det2-symbol.json");
+  EXPECT_EQ(j.at("outputs")[2].at("shape"), nlohmann::json({1, 4}));
+  EXPECT_EQ(j.at("param_count"), 29);
+}
+
 // ---- --params ----------------------------------------------------------------------------------
 
 TEST_F(InspectCli, ParamsListsEveryParamWithDtypeShapeAndBytes) {

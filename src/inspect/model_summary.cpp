@@ -1,5 +1,6 @@
 #include "inspect/model_summary.h"
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 
@@ -58,6 +59,33 @@ void add_params(Summary& s, const std::string& path, const mxnet::ParamsIndex& i
   }
 }
 
+// "m-symbol.json" and "m-0007.params" give "m": how MXNet pairs a checkpoint's files. Other
+// paths are their own prefix (paired with nothing).
+std::string checkpoint_prefix(const std::string& path) {
+  const std::string_view p(path);
+  if (p.ends_with("-symbol.json")) return path.substr(0, path.size() - 12);
+  const size_t n = p.size();
+  if (p.ends_with(".params") && n >= 12 && p[n - 12] == '-' &&
+      std::all_of(p.begin() + static_cast<std::ptrdiff_t>(n - 11), p.begin() + static_cast<std::ptrdiff_t>(n - 7),
+                  [](char c) { return c >= '0' && c <= '9'; }))
+    return path.substr(0, n - 12);
+  return path;
+}
+
+// The named params a graph's variables are matched against: every params file when there is one
+// graph, else those of its own checkpoint (so two models' params do not mix). Nameless lists name
+// nothing. Null when no params file applies.
+std::optional<ParamTable> params_for(const LoadedFile& graph, const std::vector<LoadedFile>& files, size_t graphs) {
+  std::optional<ParamTable> table;
+  for (const LoadedFile& f : files) {
+    if (f.graph || !f.params.has_names) continue;
+    if (graphs > 1 && checkpoint_prefix(f.path) != checkpoint_prefix(graph.path)) continue;
+    if (!table) table.emplace();
+    for (const auto& a : f.params.arrays) (*table)[a.name] = {a.dtype, a.shape};
+  }
+  return table;
+}
+
 }  // namespace
 
 Summary inspect_files(const std::vector<std::string>& paths, const InspectOptions& options) {
@@ -65,19 +93,15 @@ Summary inspect_files(const std::vector<std::string>& paths, const InspectOption
   for (const auto& p : paths) files.push_back(load(p));
 
   Summary s;
-  // Graph variables are matched against named arrays only: a nameless list names nothing.
-  ParamTable table;
-  bool have_table = false;
+  size_t graphs = 0;
   for (const LoadedFile& f : files) {
     s.files.push_back(f.path);
     if (f.graph) {
       count_graph(s, *f.graph);
-      continue;
+      ++graphs;
+    } else {
+      add_params(s, f.path, f.params);
     }
-    add_params(s, f.path, f.params);
-    if (!f.params.has_names) continue;
-    have_table = true;
-    for (const auto& a : f.params.arrays) table[a.name] = {a.dtype, a.shape};
   }
 
   std::map<std::string, bool> shape_used;
@@ -88,7 +112,8 @@ Summary inspect_files(const std::vector<std::string>& paths, const InspectOption
   }
   for (const LoadedFile& f : files) {
     if (!f.graph) continue;
-    GraphEntry g{f.path, describe_graph(*f.graph, have_table ? &table : nullptr, options.input_shapes)};
+    const std::optional<ParamTable> table = params_for(f, files, graphs);
+    GraphEntry g{f.path, describe_graph(*f.graph, table ? &*table : nullptr, options.input_shapes)};
     for (const InputFacts& in : g.interface.inputs)
       if (auto it = shape_used.find(in.name); it != shape_used.end()) it->second = true;
     s.graphs.push_back(std::move(g));

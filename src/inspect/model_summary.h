@@ -47,6 +47,8 @@ struct InspectOptions {
 
 // Reads each file, a symbol JSON or a params file (told apart by content), and summarises them
 // together: a graph's data inputs are the variables no params file names (see data_inputs.h).
+// With several symbol files, each graph is matched with the params of its own checkpoint
+// (NAME-symbol.json with NAME-NNNN.params); with one, with every params file given.
 // Params files are scanned, not loaded: memory stays a small fraction of their size. Throws
 // mixprec::Error for unreadable files and for an input shape naming no data input.
 Summary inspect_files(const std::vector<std::string>& paths, const InspectOptions& options = {});

@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <sstream>
+#include <string>
 
 #include "inspect/summary_output.h"
 #include "mixprec/attrs.h"
