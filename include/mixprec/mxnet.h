@@ -48,6 +48,30 @@ struct ParamsFile {
 
 ParamsFile parse_params(const uint8_t* data, size_t size, const std::string& source = "<memory>");
 ParamsFile read_params(const std::string& path);
+
+// One array as its header describes it, without its data.
+struct ArrayInfo {
+  std::string name;  // as stored; empty in a nameless list
+  DType dtype = DType::Float32;
+  std::vector<int64_t> shape;
+  uint64_t nbytes = 0;       // bytes of data, checked to lie within the file
+  uint64_t data_offset = 0;  // where the data starts in the file
+  ArrayFormat format = ArrayFormat::V2;
+  int32_t dev_type = 1;
+  int32_t dev_id = 0;
+};
+
+struct ParamsIndex {
+  std::vector<ArrayInfo> arrays;
+  bool has_names = true;  // as ParamsFile::has_names
+};
+
+// The headers and names of a .params file, its data skipped: the same checks, the same errors
+// and the same arrays (minus their values) as parse_params, which shares the parsing code.
+ParamsIndex scan_params(const uint8_t* data, size_t size, const std::string& source = "<memory>");
+// Memory-mapped: only the pages holding headers and names are read, so memory stays a small
+// fraction of the file.
+ParamsIndex scan_params_file(const std::string& path);
 std::vector<uint8_t> write_params(const ParamsFile& file);
 // Streams the file's bytes without building them in memory (see core/file_io.h for sinks).
 void write_params_to(const ParamsFile& file, const std::function<void(const void*, size_t)>& sink);

@@ -2,24 +2,34 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/model_inputs.h"
 #include "inspect/model_summary.h"
+#include "inspect/summary_output.h"
 
 namespace mixprec::cli {
 
 Action add_inspect(CLI::App& app) {
   struct Args {
-    std::vector<std::string> files;
+    std::vector<std::string> files, shapes;
     bool json = false;
+    inspect::OutputOptions output;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* c = app.add_subcommand("inspect", "Summarise symbol JSON and params files: ops, casts, param dtypes and bytes");
+  CLI::App* c = app.add_subcommand(
+      "inspect", "Summarise symbol JSON and params files: inputs, outputs, ops, casts, params by dtype (headers only)");
   c->add_option("files", a->files, "NAME-symbol.json and/or NAME-0000.params files")->required();
-  c->add_flag("--json", a->json, "One JSON object with keys nodes, ops, casts, params, param_bytes, ...");
+  c->add_flag("--params", a->output.params, "List every param: name, dtype, shape, bytes");
+  c->add_flag("--nodes", a->output.nodes, "List every op node in graph order: name, op, dtype after type inference, shape");
+  c->add_option("--shape", a->shapes, "NAME=d0,d1,... a data input's shape, for output shapes (repeatable)");
+  c->add_flag("--json", a->json, "One JSON object with keys nodes, ops, casts, params, param_bytes, inputs, outputs, ...");
   return [a] {
-    inspect::Summary s;
-    for (const auto& f : a->files) inspect::add_file(s, f);
-    if (a->json) std::cout << inspect::to_json(s).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";  // param names need not be UTF-8
-    else std::cout << inspect::to_text(s);
+    inspect::InspectOptions o;
+    o.input_shapes = parse_shapes(a->shapes);
+    const inspect::Summary s = inspect::inspect_files(a->files, o);
+    if (a->json)  // param names need not be UTF-8
+      std::cout << inspect::to_json(s, a->output).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    else
+      std::cout << inspect::to_text(s, a->output);
     return 0;
   };
 }

@@ -1,13 +1,36 @@
 #include "inspect/model_summary.h"
 
-#include <sstream>
+#include <algorithm>
+#include <optional>
+#include <string_view>
 
 #include "core/file_io.h"
 #include "mixprec/error.h"
+#include "mixprec/mxnet.h"
 
 namespace mixprec::inspect {
 
-void add_graph(Summary& s, const Graph& g) {
+namespace {
+
+struct LoadedFile {
+  std::string path;
+  std::optional<Graph> graph;
+  mxnet::ParamsIndex params;
+};
+
+// One mapping serves both the sniff and the parse; a params file's data pages are never touched.
+LoadedFile load(const std::string& path) {
+  MappedFile f(path);
+  const auto* text = reinterpret_cast<const char*>(f.data());
+  size_t i = 0;
+  while (i < f.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
+  LoadedFile l{path, std::nullopt, {}};
+  if (i < f.size() && text[i] == '{') l.graph = mxnet::parse_symbol_json(std::string_view(text, f.size()), path);
+  else l.params = mxnet::scan_params(f.data(), f.size(), path);
+  return l;
+}
+
+void count_graph(Summary& s, const Graph& g) {
   s.nodes += g.nodes.size();
   for (const Node& n : g.nodes) {
     if (n.is_variable()) {
@@ -20,62 +43,84 @@ void add_graph(Summary& s, const Graph& g) {
   }
 }
 
-void add_params(Summary& s, const mxnet::ParamsFile& p) {
-  for (const auto& a : p.arrays) {
-    const std::string dt(dtype_name(a.tensor.dtype));
-    s.param_dtypes[a.name] = dt;
-    s.param_bytes += a.tensor.nbytes();
-    s.param_bytes_by_dtype[dt] += a.tensor.nbytes();
+void add_params(Summary& s, const std::string& path, const mxnet::ParamsIndex& index) {
+  for (size_t k = 0; k < index.arrays.size(); ++k) {
+    const mxnet::ArrayInfo& a = index.arrays[k];
+    // A nameless list would otherwise show as one empty name.
+    ParamEntry e{path, a.name, a.dtype, a.shape, a.nbytes};
+    if (!index.has_names) e.name = std::string("#").append(std::to_string(k));  // append: GCC 12 warns falsely on "#" + s
+    const std::string dt(dtype_name(a.dtype));
+    s.param_dtypes[e.name] = dt;
+    s.param_bytes += a.nbytes;
+    s.param_bytes_by_dtype[dt] += a.nbytes;
+    ++s.param_count_by_dtype[dt];
     ++s.params;
+    s.param_list.push_back(std::move(e));
   }
 }
 
-void add_file(Summary& s, const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  size_t i = 0;
-  while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t')) ++i;
-  if (i < bytes.size() && bytes[i] == '{')
-    add_graph(s, mxnet::parse_symbol_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path));
-  else
-    add_params(s, mxnet::parse_params(bytes.data(), bytes.size(), path));
-  s.files.push_back(path);
+// "m-symbol.json" and "m-0007.params" give "m": how MXNet pairs a checkpoint's files. Other
+// paths are their own prefix (paired with nothing).
+std::string checkpoint_prefix(const std::string& path) {
+  const std::string_view p(path);
+  if (p.ends_with("-symbol.json")) return path.substr(0, path.size() - 12);
+  const size_t n = p.size();
+  if (p.ends_with(".params") && n >= 12 && p[n - 12] == '-' &&
+      std::all_of(p.begin() + static_cast<std::ptrdiff_t>(n - 11), p.begin() + static_cast<std::ptrdiff_t>(n - 7),
+                  [](char c) { return c >= '0' && c <= '9'; }))
+    return path.substr(0, n - 12);
+  return path;
 }
 
-nlohmann::json to_json(const Summary& s) {
-  nlohmann::json j;
-  j["files"] = s.files;
-  j["nodes"] = s.nodes;
-  j["variables"] = s.variables;
-  j["ops"] = s.ops;
-  j["casts"] = s.casts;
-  j["multicasts"] = s.multicasts;
-  j["params"] = s.param_dtypes;
-  j["param_count"] = s.params;
-  j["param_bytes"] = s.param_bytes;
-  j["param_bytes_by_dtype"] = s.param_bytes_by_dtype;
-  return j;
+// The named params a graph's variables are matched against: every params file when there is one
+// graph, else those of its own checkpoint (so two models' params do not mix). Nameless lists name
+// nothing. Null when no params file applies.
+std::optional<ParamTable> params_for(const LoadedFile& graph, const std::vector<LoadedFile>& files, size_t graphs) {
+  std::optional<ParamTable> table;
+  for (const LoadedFile& f : files) {
+    if (f.graph || !f.params.has_names) continue;
+    if (graphs > 1 && checkpoint_prefix(f.path) != checkpoint_prefix(graph.path)) continue;
+    if (!table) table.emplace();
+    for (const auto& a : f.params.arrays) (*table)[a.name] = {a.dtype, a.shape};
+  }
+  return table;
 }
 
-std::string to_text(const Summary& s) {
-  std::ostringstream o;
-  for (const auto& f : s.files) o << "file: " << f << "\n";
-  if (s.nodes) {
-    o << "nodes: " << s.nodes << " (" << s.variables << " variables, " << s.nodes - s.variables << " ops)\n";
-    o << "ops:\n";
-    for (const auto& [op, n] : s.ops) o << "  " << op << ": " << n << "\n";
-    o << "casts:";
-    if (s.casts.empty() && !s.multicasts) o << " none";
-    o << "\n";
-    for (const auto& [dt, n] : s.casts) o << "  amp_cast to " << dt << ": " << n << "\n";
-    if (s.multicasts) o << "  amp_multicast: " << s.multicasts << "\n";
+}  // namespace
+
+Summary inspect_files(const std::vector<std::string>& paths, const InspectOptions& options) {
+  std::vector<LoadedFile> files;
+  for (const auto& p : paths) files.push_back(load(p));
+
+  Summary s;
+  size_t graphs = 0;
+  for (const LoadedFile& f : files) {
+    s.files.push_back(f.path);
+    if (f.graph) {
+      count_graph(s, *f.graph);
+      ++graphs;
+    } else {
+      add_params(s, f.path, f.params);
+    }
   }
-  if (s.params) {
-    o << "params: " << s.params << ", " << s.param_bytes << " bytes";
-    for (const auto& [dt, b] : s.param_bytes_by_dtype) o << "; " << dt << " " << b;
-    o << "\n";
-    for (const auto& [name, dt] : s.param_dtypes) o << "  " << name << ": " << dt << "\n";
+
+  std::map<std::string, bool> shape_used;
+  for (const auto& [name, shape] : options.input_shapes) {
+    if (!plausible_shape(shape))
+      throw Error("", "--shape " + name, "a shape needs 0 to 32 positive dimensions, at most 2^40 elements in all");
+    shape_used[name] = false;
   }
-  return o.str();
+  for (const LoadedFile& f : files) {
+    if (!f.graph) continue;
+    const std::optional<ParamTable> table = params_for(f, files, graphs);
+    GraphEntry g{f.path, describe_graph(*f.graph, table ? &*table : nullptr, options.input_shapes)};
+    for (const InputFacts& in : g.interface.inputs)
+      if (auto it = shape_used.find(in.name); it != shape_used.end()) it->second = true;
+    s.graphs.push_back(std::move(g));
+  }
+  for (const auto& [name, used] : shape_used)
+    if (!used) throw Error("", "--shape " + name, "'" + name + "' is not a data input of the graph");
+  return s;
 }
 
 }  // namespace mixprec::inspect

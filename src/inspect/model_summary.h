@@ -1,36 +1,56 @@
-// What `mixprec inspect` reports about symbol and params files: node count, op histogram, casts
-// by dtype, every param's dtype and the bytes they take.
+// What `mixprec inspect` reports about symbol and params files: counts, the graph's data inputs
+// and outputs, the op histogram, casts by dtype, and the params (dtype, shape and bytes of each,
+// read from their headers only).
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "mixprec/graph.h"
-#include "mixprec/mxnet.h"
+#include "inspect/graph_interface.h"
+#include "mixprec/dtype.h"
 
 namespace mixprec::inspect {
+
+struct ParamEntry {
+  std::string file;
+  std::string name;  // as stored; "#k" for the k-th array of a nameless list
+  DType dtype = DType::Float32;
+  Shape shape;
+  uint64_t bytes = 0;
+};
+
+struct GraphEntry {
+  std::string file;
+  GraphInterface interface;
+};
 
 struct Summary {
   size_t nodes = 0;
   size_t variables = 0;
-  std::map<std::string, size_t> ops;         // op -> count (variables excluded)
-  std::map<std::string, size_t> casts;       // amp_cast target dtype -> count
+  std::map<std::string, size_t> ops;    // op -> count (variables excluded)
+  std::map<std::string, size_t> casts;  // amp_cast target dtype -> count
   size_t multicasts = 0;
-  std::map<std::string, std::string> param_dtypes;  // param name (as stored) -> dtype
+  std::map<std::string, std::string> param_dtypes;  // param name (as stored, or "#k") -> dtype
   std::map<std::string, size_t> param_bytes_by_dtype;
+  std::map<std::string, size_t> param_count_by_dtype;
   size_t param_bytes = 0;
   size_t params = 0;
+  std::vector<ParamEntry> param_list;  // every array of every params file, in file order
+  std::vector<GraphEntry> graphs;      // one per symbol file
   std::vector<std::string> files;
 };
 
-void add_graph(Summary& s, const Graph& g);
-void add_params(Summary& s, const mxnet::ParamsFile& p);
-// Reads a symbol JSON or a params file (told apart by content) into the summary.
-void add_file(Summary& s, const std::string& path);
+struct InspectOptions {
+  std::map<std::string, Shape> input_shapes;  // data input -> shape (overrides __shape__)
+};
 
-nlohmann::json to_json(const Summary& s);
-std::string to_text(const Summary& s);
+// Reads each file, a symbol JSON or a params file (told apart by content), and summarises them
+// together: a graph's data inputs are the variables no params file names (see data_inputs.h).
+// With several symbol files, each graph is matched with the params of its own checkpoint
+// (NAME-symbol.json with NAME-NNNN.params); with one, with every params file given.
+// Params files are scanned, not loaded: memory stays a small fraction of their size. Throws
+// mixprec::Error for unreadable files and for an input shape naming no data input.
+Summary inspect_files(const std::vector<std::string>& paths, const InspectOptions& options = {});
 
 }  // namespace mixprec::inspect

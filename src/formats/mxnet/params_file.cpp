@@ -109,10 +109,10 @@ std::vector<int64_t> read_dims(Reader& r, int64_t ndim, bool legacy) {
   return shape;
 }
 
-// `progress(offset)` is told how far the data has been copied, every few MB of a large array, so a
-// memory-mapped source can drop what was copied before the array ends.
-NamedArray read_array(Reader& r, const std::function<void(size_t)>& progress) {
-  NamedArray a;
+// Reads one array's header and checks that its data fits in what remains; the reader is left at
+// the data, which the caller takes or skips.
+ArrayInfo read_array_header(Reader& r) {
+  ArrayInfo a;
   const size_t start = r.pos();
   const uint32_t head = r.get<uint32_t>("the array header");
   int64_t ndim = 0;
@@ -143,32 +143,85 @@ NamedArray read_array(Reader& r, const std::function<void(size_t)>& progress) {
     const std::string why = "number of dimensions " + std::to_string(ndim) + " exceeds " + std::to_string(kMaxNdim);
     r.fail(ndim_at, a.format == ArrayFormat::Legacy ? why + " (or unknown array magic " + hex(head) + ")" : why);
   }
-  a.tensor.shape = read_dims(r, ndim, a.format == ArrayFormat::Legacy);
+  a.shape = read_dims(r, ndim, a.format == ArrayFormat::Legacy);
   a.dev_type = r.get<int32_t>("the device type");
   a.dev_id = r.get<int32_t>("the device id");
   const size_t dtype_at = r.pos();
   const int32_t code = r.get<int32_t>("the dtype code");
   const auto dtype = dtype_from_code(code);
   if (!dtype) r.fail(dtype_at, "unknown dtype code " + std::to_string(code));
-  a.tensor.dtype = *dtype;
+  a.dtype = *dtype;
   // Sizes are checked against what the file holds before anything is allocated.
-  uint64_t bytes = 0;
-  if (!byte_count(a.tensor.shape, dtype_size(*dtype), bytes))
+  if (!byte_count(a.shape, dtype_size(*dtype), a.nbytes))
     r.fail(ndim_at, "array size overflows (shape is impossibly large)");
-  if (bytes > r.left())
-    r.fail(r.pos(), "truncated file: array data needs " + std::to_string(bytes) + " bytes, " +
+  if (a.nbytes > r.left())
+    r.fail(r.pos(), "truncated file: array data needs " + std::to_string(a.nbytes) + " bytes, " +
                         std::to_string(r.left()) + " remain");
-  const size_t data_at = r.pos();
-  const uint8_t* p = r.take(static_cast<size_t>(bytes), "array data");
+  a.data_offset = r.pos();
+  return a;
+}
+
+// The one parser of a whole list, behind both parse_params and scan_params. It calls
+// `on_count(n)` once the array count is known to fit in the file, `on_array(info, data)` for each
+// array (`data` points into the input, unread; the name comes later), and `on_name(k, name)` for
+// each stored name. Returns whether the list has names.
+template <typename OnCount, typename OnArray, typename OnName>
+bool walk_list(Reader& r, OnCount&& on_count, OnArray&& on_array, OnName&& on_name) {
+  const uint64_t magic = r.get<uint64_t>("the list magic");
+  if (magic != kListMagic)
+    r.fail(0, "not an MXNet .params file (list magic " + hex(magic) + ", expected " + hex(kListMagic) + ")");
+  r.get<uint64_t>("the reserved word");  // MXNet ignores it too
+  const size_t count_at = r.pos();
+  const uint64_t n_arrays = r.get<uint64_t>("the array count");
+  if (n_arrays > r.left() / kMinArrayBytes)
+    r.fail(count_at, "array count " + std::to_string(n_arrays) + " cannot fit in the " + std::to_string(r.left()) +
+                         " bytes that remain");
+  on_count(static_cast<size_t>(n_arrays));
+  for (uint64_t k = 0; k < n_arrays; ++k) {
+    r.set_array(static_cast<int64_t>(k));
+    ArrayInfo info = read_array_header(r);
+    const uint8_t* data = r.take(static_cast<size_t>(info.nbytes), "array data");
+    on_array(std::move(info), data);
+  }
+  r.set_array(-1);
+
+  const size_t names_at = r.pos();
+  const uint64_t n_names = r.get<uint64_t>("the name count");
+  if (n_names != 0 && n_names != n_arrays)
+    r.fail(names_at, "the file has " + std::to_string(n_arrays) + " arrays but " + std::to_string(n_names) + " names");
+  for (uint64_t k = 0; k < n_names; ++k) {
+    const size_t at = r.pos();
+    const uint64_t len = r.get<uint64_t>("a name length");
+    if (len > r.left())
+      r.fail(at, "name " + std::to_string(k) + " is " + std::to_string(len) + " bytes long, only " +
+                     std::to_string(r.left()) + " remain");
+    const auto* p = reinterpret_cast<const char*>(r.take(static_cast<size_t>(len), "a name"));
+    on_name(static_cast<size_t>(k), std::string_view(p, static_cast<size_t>(len)));
+  }
+  if (r.left() != 0) r.fail(r.pos(), std::to_string(r.left()) + " bytes of trailing data after the names");
+  // An empty list is both named and nameless; call it named so that it splits into empty dicts.
+  return n_names != 0 || n_arrays == 0;
+}
+
+// Copies an array's data out of the input. `progress(offset)` is told how far the copy has come,
+// every few MB of a large array, so that a memory-mapped source can drop what was copied.
+NamedArray copy_array(ArrayInfo&& info, const uint8_t* p, const std::function<void(size_t)>& progress) {
+  NamedArray a;
+  a.format = info.format;
+  a.dev_type = info.dev_type;
+  a.dev_id = info.dev_id;
+  a.tensor.dtype = info.dtype;
+  a.tensor.shape = std::move(info.shape);
+  const auto bytes = static_cast<size_t>(info.nbytes);
   constexpr size_t kChunk = size_t{32} << 20;
   if (!progress || bytes <= kChunk) {
     a.tensor.data.assign(p, p + bytes);
   } else {
-    a.tensor.data.reserve(static_cast<size_t>(bytes));
+    a.tensor.data.reserve(bytes);
     for (size_t off = 0; off < bytes; off += kChunk) {
-      const size_t n = std::min(kChunk, static_cast<size_t>(bytes) - off);
+      const size_t n = std::min(kChunk, bytes - off);
       a.tensor.data.insert(a.tensor.data.end(), p + off, p + off + n);
-      progress(data_at + off + n);
+      progress(static_cast<size_t>(info.data_offset) + off + n);
     }
   }
   return a;
@@ -240,42 +293,26 @@ namespace {
 ParamsFile parse_params_impl(const uint8_t* data, size_t size, const std::string& source,
                              const std::function<void(size_t)>& progress) {
   Reader r(data, size, source);
-  const uint64_t magic = r.get<uint64_t>("the list magic");
-  if (magic != kListMagic)
-    r.fail(0, "not an MXNet .params file (list magic " + hex(magic) + ", expected " + hex(kListMagic) + ")");
-  r.get<uint64_t>("the reserved word");  // MXNet ignores it too
-  const size_t count_at = r.pos();
-  const uint64_t n_arrays = r.get<uint64_t>("the array count");
-  if (n_arrays > r.left() / kMinArrayBytes)
-    r.fail(count_at, "array count " + std::to_string(n_arrays) + " cannot fit in the " + std::to_string(r.left()) +
-                         " bytes that remain");
-
   ParamsFile file;
-  file.arrays.reserve(static_cast<size_t>(n_arrays));
-  for (uint64_t k = 0; k < n_arrays; ++k) {
-    r.set_array(static_cast<int64_t>(k));
-    file.arrays.push_back(read_array(r, progress));
-    if (progress) progress(r.pos());
-  }
-  r.set_array(-1);
-
-  const size_t names_at = r.pos();
-  const uint64_t n_names = r.get<uint64_t>("the name count");
-  if (n_names != 0 && n_names != n_arrays)
-    r.fail(names_at, "the file has " + std::to_string(n_arrays) + " arrays but " + std::to_string(n_names) + " names");
-  // An empty list is both named and nameless; call it named so that it splits into empty dicts.
-  file.has_names = n_names != 0 || n_arrays == 0;
-  for (uint64_t k = 0; k < n_names; ++k) {
-    const size_t at = r.pos();
-    const uint64_t len = r.get<uint64_t>("a name length");
-    if (len > r.left())
-      r.fail(at, "name " + std::to_string(k) + " is " + std::to_string(len) + " bytes long, only " +
-                     std::to_string(r.left()) + " remain");
-    const auto* p = reinterpret_cast<const char*>(r.take(static_cast<size_t>(len), "a name"));
-    file.arrays[static_cast<size_t>(k)].name.assign(p, static_cast<size_t>(len));
-  }
-  if (r.left() != 0) r.fail(r.pos(), std::to_string(r.left()) + " bytes of trailing data after the names");
+  file.has_names = walk_list(
+      r, [&](size_t n) { file.arrays.reserve(n); },
+      [&](ArrayInfo&& info, const uint8_t* p) {
+        const size_t end = static_cast<size_t>(info.data_offset + info.nbytes);
+        file.arrays.push_back(copy_array(std::move(info), p, progress));
+        if (progress) progress(end);
+      },
+      [&](size_t k, std::string_view name) { file.arrays[k].name.assign(name); });
   return file;
+}
+
+ParamsIndex scan_params_impl(const uint8_t* data, size_t size, const std::string& source) {
+  Reader r(data, size, source);
+  ParamsIndex index;
+  index.has_names = walk_list(
+      r, [&](size_t n) { index.arrays.reserve(n); },
+      [&](ArrayInfo&& info, const uint8_t*) { index.arrays.push_back(std::move(info)); },
+      [&](size_t k, std::string_view name) { index.arrays[k].name.assign(name); });
+  return index;
 }
 
 }  // namespace
@@ -289,6 +326,16 @@ ParamsFile read_params(const std::string& path) {
   // are dropped, so reading costs about one file's worth of memory rather than two.
   MappedFile f(path);
   return parse_params_impl(f.data(), f.size(), path, [&](size_t done) { f.release_before(done); });
+}
+
+ParamsIndex scan_params(const uint8_t* data, size_t size, const std::string& source) {
+  return scan_params_impl(data, size, source);
+}
+
+ParamsIndex scan_params_file(const std::string& path) {
+  // Mapped: the data pages are never touched, so they are never read or counted as ours.
+  MappedFile f(path);
+  return scan_params_impl(f.data(), f.size(), path);
 }
 
 void write_params_to(const ParamsFile& file, const ByteSink& out) {
