@@ -104,11 +104,12 @@ TEST_F(InspectCli, InputShapeGivesOutputShapes) {
 }
 
 TEST_F(InspectCli, BadInputShapesAreRefused) {
+  // Bad command-line values: exit code 2.
   CliRun r = run("inspect " + kR20 + "-symbol.json --shape nosuch=1,2");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_HAS(r.err, "'nosuch' is not a data input");
   r = run("inspect " + kR20 + "-symbol.json --shape data=1,0,32,32");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_HAS(r.err, "--shape data");
   // A shape that does not fit the graph is reported, not fatal.
   const std::string out = inspect(kR20 + "-symbol.json " + kR20 + "-0000.params --shape data=1,5,32,32");

@@ -2,7 +2,8 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/model_inputs.h"
+#include "cli/option_values.h"
+#include "cli/usage_error.h"
 #include "inspect/model_summary.h"
 #include "inspect/summary_output.h"
 
@@ -24,8 +25,17 @@ Action add_inspect(CLI::App& app) {
   c->add_flag("--json", a->json, "One JSON object with keys nodes, ops, casts, params, param_bytes, inputs, outputs, ...");
   return [a] {
     inspect::InspectOptions o;
-    o.input_shapes = parse_shapes(a->shapes);
-    const inspect::Summary s = inspect::inspect_files(a->files, o);
+    for (const std::string& spec : a->shapes) {
+      const auto [name, dims] = split_assignment(spec, "--shape", "NAME=d0,d1,... (e.g. data=1,3,224,224)");
+      o.input_shapes[name] = parse_dims(dims, "--shape " + name);
+    }
+    inspect::Summary s;
+    try {
+      s = inspect::inspect_files(a->files, o);
+    } catch (const Error& e) {
+      if (e.place().rfind("--shape", 0) == 0) throw UsageError(e.place(), e.reason());  // a name the model lacks: exit 2
+      throw;
+    }
     if (a->json)  // param names need not be UTF-8
       std::cout << inspect::to_json(s, a->output).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else

@@ -1,7 +1,5 @@
 #include "inspect/data_inputs.h"
 
-#include <string_view>
-
 #include "ops/op_table.h"
 
 namespace mixprec::inspect {
@@ -16,7 +14,7 @@ struct Reads {
   bool as_non_label = false;  // anything but a label
 };
 
-bool is_label_slot(const Node& reader, uint32_t slot) { return slot == 1 && std::string_view(reader.op).ends_with("Output"); }
+bool is_label_slot(const Node& reader, uint32_t slot) { return ops::input_role(reader, slot) == ops::InputRole::Label; }
 
 std::vector<Reads> variable_reads(const Graph& g) {
   std::vector<Reads> reads(g.nodes.size());

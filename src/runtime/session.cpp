@@ -10,6 +10,7 @@
 #include "mixprec/attrs.h"
 #include "mixprec/error.h"
 #include "mixprec/half.h"
+#include "ops/op_table.h"
 #include "mixprec/limits.h"
 #include "runtime/activation_memory.h"
 
@@ -91,8 +92,7 @@ bool only_feeds_labels(const Graph& g, uint32_t v) {
   for (const Node& n : g.nodes)
     for (uint32_t s = 0; s < n.inputs.size(); ++s) {
       if (n.inputs[s].node != v) continue;
-      const bool label = s == 1 && n.op.size() > 6 && n.op.compare(n.op.size() - 6, 6, "Output") == 0;
-      if (!label) return false;
+      if (ops::input_role(n, s) != ops::InputRole::Label) return false;
       any = true;
     }
   return any;
