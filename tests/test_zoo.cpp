@@ -1,6 +1,7 @@
 // The model zoo: every model builds a valid graph whose parameters have the published totals,
-// weights are deterministic per (seed, name), CIFAR ResNet-20 matches GluonCV's real export node for
-// node, and the deep benchmark generators grow linearly and build fast.
+// learnable weights are deterministic per (seed, name), CIFAR ResNet-20 matches GluonCV's real export
+// node for node, and the deep benchmark generators grow linearly and build fast. Calibration of the
+// running statistics and the final layer is tested in test_zoo_calibration.cpp.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -259,8 +260,9 @@ TEST(Zoo, WeightsCoverEveryParameterWithItsShape) {
   }
 }
 
+// The initialisers' own scales: calibration (on by default) replaces the running statistics.
 TEST(Zoo, WeightScalesAreRealistic) {
-  const ZooModel m = build_zoo_model("resnet18_v1", [] { ZooOptions o; o.image_size = 32; return o; }());
+  const ZooModel m = build_zoo_model("resnet18_v1", [] { ZooOptions o; o.image_size = 32; o.calibrate = false; return o; }());
   const auto& w = m.arg_params.at("resnetv10_stage2_conv1_weight");  // 128 x 128 x 3 x 3
   EXPECT_NEAR(stddev_of(w), std::sqrt(2.0 / (128 * 9)), 0.002);      // He normal
   const auto [glo, ghi] = range_of(m.arg_params.at("resnetv10_stage2_batchnorm1_gamma"));
@@ -294,7 +296,9 @@ TEST(Zoo, WeightsAreAFunctionOfSeedAndName) {
   for (const auto& [name, t] : m1.arg_params) EXPECT_NE(t, m3.arg_params.at(name)) << name;
 
   // Independent of what else the model holds or the order it is built in: a deeper network and a
-  // different class count leave a shared layer's values untouched.
+  // different class count leave a shared layer's learnable values untouched (calibration scales only
+  // the final dense layer). Uncalibrated running statistics are a function of (seed, name) too;
+  // calibrated ones depend on the layers before them instead (test_zoo_calibration.cpp).
   ZooOptions shallow = a, deeper = a;
   shallow.depth = 3;
   deeper.depth = 12;
@@ -302,9 +306,11 @@ TEST(Zoo, WeightsAreAFunctionOfSeedAndName) {
   const ZooModel s = build_zoo_model("resnet_deep", shallow);
   const ZooModel d = build_zoo_model("resnet_deep", deeper);
   EXPECT_EQ(s.arg_params.at("resnetdeep0_conv0_weight"), d.arg_params.at("resnetdeep0_conv0_weight"));
-  EXPECT_EQ(s.aux_params.at("resnetdeep0_stage1_batchnorm0_running_var"),
-            d.aux_params.at("resnetdeep0_stage1_batchnorm0_running_var"));
+  EXPECT_EQ(s.arg_params.at("resnetdeep0_stage1_batchnorm0_gamma"), d.arg_params.at("resnetdeep0_stage1_batchnorm0_gamma"));
   EXPECT_NE(s.arg_params.at("resnetdeep0_conv0_weight"), s.arg_params.at("resnetdeep0_stage1_conv0_weight"));
+  shallow.calibrate = deeper.calibrate = false;
+  EXPECT_EQ(build_zoo_model("resnet_deep", shallow).aux_params.at("resnetdeep0_stage1_batchnorm0_running_var"),
+            build_zoo_model("resnet_deep", deeper).aux_params.at("resnetdeep0_stage1_batchnorm0_running_var"));
 }
 
 TEST(Zoo, InputsFollowTheOptions) {

@@ -4,6 +4,7 @@
 
 #include "mixprec/attrs.h"
 #include "mixprec/error.h"
+#include "zoo/calibrate.h"
 
 namespace mixprec::zoo {
 namespace {
@@ -195,6 +196,7 @@ ZooModel NetBuilder::finish(std::vector<Entry> heads) {
   m.graph = g_.build(std::move(heads));
   m.inputs = std::move(inputs_);
   for (const ParamSpec& s : specs_) (s.aux ? m.aux_params : m.arg_params)[s.name] = make_param(opt_.seed, s);
+  if (opt_.weights && opt_.calibrate) calibrate(m, opt_.seed);
   return m;
 }
 

@@ -94,7 +94,8 @@ class NetBuilder {
   Feat add(const Feat& a, const Feat& b, std::string_view hint = "_plus");
   Feat concat(const std::vector<Feat>& xs);
 
-  // Builds and verifies the graph; generates the parameters unless opt().weights is false.
+  // Builds and verifies the graph; generates the parameters unless opt().weights is false, and
+  // calibrates them (zoo/calibrate.h) when opt().calibrate is also set.
   ZooModel finish(std::vector<Entry> heads);
 
  private:

@@ -63,6 +63,8 @@ Tensor make_param(uint64_t seed, const ParamSpec& spec) {
     case Init::RunningMean: fill<true>(out, n, key, 0.0f, 0.1f); break;
     case Init::RunningVar: fill<false>(out, n, key, 0.5f, 1.0f); break;
     case Init::Embedding: fill<true>(out, n, key, 0.0f, 0.02f); break;
+    case Init::Normal: fill<true>(out, n, key, 0.0f, 1.0f); break;
+    case Init::Uniform: fill<false>(out, n, key, 0.0f, 1.0f); break;
     case Init::Ones:
       for (int64_t i = 0; i < n; ++i) out[i] = 1.0f;
       break;

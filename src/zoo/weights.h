@@ -21,6 +21,8 @@ enum class Init : uint8_t {
   Embedding,    // N(0, 0.02), as BERT initialises its tables
   Ones,         // LayerNorm gamma; BatchNorm gamma when fix_gamma ignores it anyway
   Zeros,        // LayerNorm beta; BatchNorm beta with center=False
+  Normal,       // N(0, 1): calibration inputs (zoo/calibrate.h)
+  Uniform,      // U(0, 1): calibration token ids, before scaling to the vocabulary
 };
 
 struct ParamSpec {
