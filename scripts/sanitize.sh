@@ -10,7 +10,7 @@ bash scripts/setup.sh
 jobs=$(nproc)
 # RelWithDebInfo (-O2 -g): compiles about as fast as -O1 and runs the tests faster than Debug.
 cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER="${CXX:-g++}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DMIXPREC_SANITIZE=ON -DMIXPREC_TESTS=ON -DMIXPREC_BENCH=OFF
+      -DMIXPREC_SANITIZE=ON -DMIXPREC_TESTS=ON -DMIXPREC_BENCH=OFF -DMIXPREC_ORACLE=OFF
 cmake --build build-asan --parallel "$jobs"
 
 supp="$PWD/scripts/lsan.supp"

@@ -59,7 +59,7 @@ Tensor make_param(uint64_t seed, const ParamSpec& spec) {
       break;
     case Init::Bias: fill<true>(out, n, key, 0.0f, 0.01f); break;
     case Init::BnGamma: fill<false>(out, n, key, 0.9f, 0.2f); break;
-    case Init::BnBeta: fill<true>(out, n, key, 0.0f, 0.05f); break;
+    case Init::BnBeta: fill<true>(out, n, key, kBatchNormShift, 0.05f); break;
     case Init::RunningMean: fill<true>(out, n, key, 0.0f, 0.1f); break;
     case Init::RunningVar: fill<false>(out, n, key, 0.5f, 1.0f); break;
     case Init::Embedding: fill<true>(out, n, key, 0.0f, 0.02f); break;
