@@ -129,7 +129,9 @@ TEST_F(CliTrust, TopOneIsReportedForClassScoresOnly) {
   // det1 (P-Net) outputs maps shaped (1, 2, H, W) and (1, 4, H, W): no top-1 figure.
   const CliRun maps = run("compare --reference " + kDet1 + " --candidate " + kDet1 + " --shape data=1,3,48,64 --json");
   ASSERT_EQ(maps.code, 0) << maps.err;
-  for (const auto& o : nlohmann::json::parse(maps.out).at("outputs")) EXPECT_TRUE(o.at("top1").is_null());
+  const auto maps_json = nlohmann::json::parse(maps.out);  // named: a range-for over a temporary's member dangles
+  ASSERT_EQ(maps_json.at("outputs").size(), 2u);
+  for (const auto& o : maps_json.at("outputs")) EXPECT_TRUE(o.at("top1").is_null());
   // Named explicitly: the class axis of each map position.
   const CliRun axis = run("compare --reference " + kDet1 + " --candidate " + kDet1 + " --shape data=1,3,48,64 --json --class-axis 1");
   ASSERT_EQ(axis.code, 0) << axis.err;
