@@ -57,6 +57,8 @@ std::vector<std::string> zoo_names();
 // densenet121, inceptionv3; GluonCV's cifar_resnet20_v1; "bert_base" (a GluonNLP-style BERT-base
 // encoder); and two benchmark generators whose size grows linearly with `depth`: "resnet_deep"
 // (9 nodes per residual block) and "transformer_deep" (a smaller BERT-style encoder).
+// The graphs are what MXNet 1.9.1's HybridBlock.export writes for the Gluon models with loaded weights,
+// node for node and attribute for attribute (tests/oracle/test_zoo_export.py checks them against it).
 // Learnable parameters are a pure function of (seed, parameter name), so the build order never
 // changes them, with one exception under calibration: a classifier's final layer (weight and bias)
 // is that function times one calibrated factor. Calibrated BatchNorm running statistics are a pure

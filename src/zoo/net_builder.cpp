@@ -12,6 +12,30 @@ namespace {
 std::string tuple2(Hw v) { return attrs::format_tuple({v.h, v.w}); }
 const char* py_bool(bool b) { return b ? "True" : "False"; }
 
+// The __init__ hint Gluon writes for a parameter of this role when its layer is built with the default
+// initializers: nn.Conv2D / nn.Dense bias 'zeros'; nn.BatchNorm gamma 'ones', beta 'zeros', running mean
+// 'zeros', running var 'ones'; nn.LayerNorm gamma 'ones', beta 'zeros'. Weights and embeddings have no
+// initializer of their own (weight_initializer=None) and so no hint.
+std::string_view gluon_init(Init init) {
+  switch (init) {
+    case Init::Bias:
+    case Init::BnBeta:
+    case Init::RunningMean:
+    case Init::Zeros:
+      return "zeros";
+    case Init::BnGamma:
+    case Init::RunningVar:
+    case Init::Ones:
+      return "ones";
+    case Init::HeNormal:
+    case Init::Embedding:
+    case Init::Normal:
+    case Init::Uniform:
+      break;
+  }
+  return {};
+}
+
 }  // namespace
 
 NetBuilder::NetBuilder(std::string model, std::string root, const ZooOptions& opt)
@@ -50,9 +74,18 @@ Entry NetBuilder::input(const std::string& name, std::vector<int64_t> shape) {
   return g_.var(name);
 }
 
-Entry NetBuilder::param(const std::string& name, std::vector<int64_t> shape, Init init, int64_t fan_in) {
-  // Gluon's export writes these two on every parameter; MXNet's AMP tells params from data by __dtype__.
-  Entry e = g_.var(name, {{"__dtype__", "0"}, {"__shape__", attrs::format_tuple(shape)}});
+Entry NetBuilder::param(const std::string& name, std::vector<int64_t> shape, Init init, int64_t fan_in,
+                        std::string_view declared_init) {
+  // What Gluon's Parameter.var writes on every parameter (MXNet's AMP tells params from data by
+  // __dtype__), and __init__ where the layer declared an initializer.
+  AttrMap a{{"__dtype__", "0"},
+            {"__lr_mult__", "1.0"},
+            {"__shape__", attrs::format_tuple(shape)},
+            {"__storage_type__", "0"},
+            {"__wd_mult__", "1.0"}};
+  if (declared_init.empty()) declared_init = gluon_init(init);
+  if (!declared_init.empty()) a["__init__"] = std::string(declared_init);
+  Entry e = g_.var(name, std::move(a));
   if (opt_.weights) specs_.push_back({name, std::move(shape), init, fan_in, false});
   return e;
 }
@@ -83,7 +116,8 @@ int64_t NetBuilder::window_out(int64_t in, int64_t k, int64_t s, int64_t p, bool
 Feat NetBuilder::conv(const Feat& x, const ConvSpec& s, const std::string& name) {
   const int64_t in_per_group = x.c / s.groups;
   const int64_t fan_in = in_per_group * s.kernel.h * s.kernel.w;
-  std::vector<Entry> in{x.e, param(name + "_weight", {s.channels, in_per_group, s.kernel.h, s.kernel.w}, Init::HeNormal, fan_in)};
+  std::vector<Entry> in{x.e, param(name + "_weight", {s.channels, in_per_group, s.kernel.h, s.kernel.w}, Init::HeNormal, fan_in,
+                                   s.weight_init)};
   if (s.bias) in.push_back(param(name + "_bias", {s.channels}, Init::Bias));
   Entry y = op("Convolution", name + "_fwd", std::move(in),
                {{"dilate", "(1, 1)"},
@@ -160,10 +194,10 @@ Feat NetBuilder::dropout(const Feat& x, std::string_view p) {
           x.c, x.h, x.w};
 }
 
-Feat NetBuilder::dense(const Feat& x, int64_t units, std::string_view act) {
+Feat NetBuilder::dense(const Feat& x, int64_t units, std::string_view act, std::string_view weight_init) {
   const std::string name = next("dense");
   const int64_t in_units = x.c * x.h * x.w;
-  Entry w = param(name + "_weight", {units, in_units}, Init::HeNormal, in_units);
+  Entry w = param(name + "_weight", {units, in_units}, Init::HeNormal, in_units, weight_init);
   Entry b = param(name + "_bias", {units}, Init::Bias);
   Entry y = op("FullyConnected", name + "_fwd", {x.e, w, b},
                {{"flatten", "True"}, {"no_bias", "False"}, {"num_hidden", std::to_string(units)}});
@@ -192,6 +226,8 @@ Feat NetBuilder::concat(const std::vector<Feat>& xs) {
 }
 
 ZooModel NetBuilder::finish(std::vector<Entry> heads) {
+  // The version MXNet 1.9.1 writes: the last 1.x release, whose Gluon API these names come from.
+  g_.graph().attrs["mxnet_version"] = R"(["int", 10901])";
   ZooModel m;
   m.graph = g_.build(std::move(heads));
   m.inputs = std::move(inputs_);

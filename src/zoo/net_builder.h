@@ -1,7 +1,15 @@
-// Builds zoo graphs the way a Gluon export lays them out: Gluon's automatic names (a prefix per name
-// scope plus a per-scope counter for each layer kind: "resnetv10_stage1_conv3"), MXNet 1.x attribute
-// spellings, parameters declared next to the op that reads them (the export's depth-first order), and
-// NCHW shapes tracked through every layer so that each parameter gets its true shape.
+// Builds zoo graphs the way MXNet 1.9.1's HybridBlock.export lays them out: Gluon's automatic names (a
+// prefix per name scope plus a per-scope counter for each layer kind: "resnetv10_stage1_conv3"), MXNet
+// 1.x attribute spellings, parameters declared next to the op that reads them (the export's depth-first
+// order) with the attributes Gluon's Parameter.var writes on them, and NCHW shapes tracked through
+// every layer so that each parameter gets its true shape.
+//
+// Every parameter's __shape__ is complete, as in the export of a model whose weights were loaded before
+// its first forward (get_model(..., pretrained=True), or load_parameters then export). A network that
+// was only initialize()d exports 0 for each dimension its layers left to deferred inference (the input
+// channels of most convolutions, every BatchNorm's width): "(64, 0, 7, 7)", "(0,)". The zoo's weights
+// stand in for trained ones, so it writes the trained model's export; tests/oracle/test_zoo_export.py
+// checks both against MXNet.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,6 +41,7 @@ struct ConvSpec {
   Hw pad{0, 0};
   int64_t groups = 1;
   bool bias = false;
+  std::string_view weight_init = {};  // Gluon's weight_initializer as __init__ writes it ("": none)
 };
 
 struct PoolSpec {
@@ -64,7 +73,11 @@ class NetBuilder {
 
   // --- graph pieces ---
   Entry input(const std::string& name, std::vector<int64_t> shape);
-  Entry param(const std::string& name, std::vector<int64_t> shape, Init init, int64_t fan_in = 1);
+  // A parameter variable with Parameter.var's attributes. `init` draws our values; the __init__ hint is
+  // the Gluon layer's default initializer for the parameter's role (bias, BatchNorm gamma, ...: see
+  // gluon_init in net_builder.cpp) unless `gluon_init` names the one the layer was given.
+  Entry param(const std::string& name, std::vector<int64_t> shape, Init init, int64_t fan_in = 1,
+              std::string_view gluon_init = {});
   Entry aux(const std::string& name, std::vector<int64_t> shape, Init init);
   Entry op(const std::string& op, const std::string& name, std::vector<Entry> inputs, AttrMap attrs = {});
   // The NCHW "data" input of an image model at the options' batch and image size.
@@ -87,8 +100,9 @@ class NetBuilder {
   Feat global_avg_pool(const Feat& x);               // nn.GlobalAvgPool2D
   Feat flatten(const Feat& x);                       // nn.Flatten
   Feat dropout(const Feat& x, std::string_view p);   // nn.Dropout
-  // nn.Dense (flatten=True); `act` adds Gluon's inner Activation ("relu", "tanh").
-  Feat dense(const Feat& x, int64_t units, std::string_view act = "");
+  // nn.Dense (flatten=True); `act` adds Gluon's inner Activation ("relu", "tanh"); `weight_init` is the
+  // layer's weight_initializer as __init__ writes it ("": none given).
+  Feat dense(const Feat& x, int64_t units, std::string_view act = "", std::string_view weight_init = {});
   // Traced ops: F.Activation ("activation0"), `a + b` ("_plus0") or F.elemwise_add, F.concat(dim=1).
   Feat activation(const Feat& x);
   Feat add(const Feat& a, const Feat& b, std::string_view hint = "_plus");

@@ -10,6 +10,11 @@ namespace {
 
 constexpr std::array<int64_t, 5> kFilters = {64, 128, 256, 512, 512};
 
+// The initializers Gluon's VGG gives its layers, as the export's __init__ hints spell them: convolutions
+// Xavier(rnd_type='gaussian', factor_type='out', magnitude=2), dense layers 'normal'.
+constexpr std::string_view kConvInit = R"(["xavier", {"rnd_type": "gaussian", "factor_type": "out", "magnitude": 2}])";
+constexpr std::string_view kDenseInit = "normal";
+
 struct VggSpec {
   std::string_view name;
   std::array<int64_t, 5> layers;  // convolutions per stage
@@ -32,15 +37,15 @@ ZooModel build(const std::string& name, const ZooOptions& opt) {
   Feat x = nb.image_input(224);
   for (size_t i = 0; i < kFilters.size(); ++i) {
     for (int64_t j = 0; j < spec->layers[i]; ++j) {
-      x = nb.conv(x, {kFilters[i], {3, 3}, {1, 1}, {1, 1}, 1, true});
+      x = nb.conv(x, {kFilters[i], {3, 3}, {1, 1}, {1, 1}, 1, true, kConvInit});
       if (spec->batch_norm) x = nb.batchnorm(x);
       x = nb.relu(x);
     }
     x = nb.pool(x, {"max", {2, 2}, {2, 2}, {0, 0}, false});
   }
-  x = nb.dropout(nb.dense(x, 4096, "relu"), "0.5");
-  x = nb.dropout(nb.dense(x, 4096, "relu"), "0.5");
-  x = nb.dense(x, opt.classes > 0 ? opt.classes : 1000);
+  x = nb.dropout(nb.dense(x, 4096, "relu", kDenseInit), "0.5");
+  x = nb.dropout(nb.dense(x, 4096, "relu", kDenseInit), "0.5");
+  x = nb.dense(x, opt.classes > 0 ? opt.classes : 1000, "", kDenseInit);
   return nb.finish({x.e});
 }
 
