@@ -7,17 +7,18 @@ outputs) and the same params (names, dtype codes, shapes and raw bits).
 Where MXNet 1.9.1 and we differ by design (README "Deliberate differences from MXNet"), a separate
 test shows both outputs and asserts exactly that difference.
 """
+import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import graph_compare as gc
-from conftest import MXNET_MODELS, SHARED_MODELS, run_cli
+from conftest import CLI, MXNET_MODELS, SHARED_MODELS, run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # MXNet 1.9.1 on numpy 1.23
 
@@ -47,14 +48,19 @@ class Model:
 
 @pytest.fixture(scope="session")
 def work_root(tmp_path_factory):
-    """MIXPREC_ORACLE_WORK/structure (ctest sets it under the build folder), emptied first so that
-    the zoo models are always those of the CLI under test; the outputs stay for inspection."""
+    """MIXPREC_ORACLE_WORK/structure (ctest sets it under the build folder); the outputs stay there
+    for inspection. The zoo models made there are kept only while the CLI binary that wrote them is
+    unchanged (a stamp holds its hash), so a rebuilt CLI always gets its own zoo."""
     root = os.environ.get("MIXPREC_ORACLE_WORK")
     if not root:
         return tmp_path_factory.mktemp("structure")
     path = Path(root) / "structure"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+    stamp = path / "cli.sha256"
+    cli_hash = hashlib.sha256(Path(CLI).read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != cli_hash:
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        stamp.write_text(cli_hash)
     return path
 
 
@@ -78,7 +84,8 @@ def _fixture_model(mx, name, data_shape, root):
                 if n == "data" or n.endswith("_label"):
                     continue
                 saved[f"{kind}:{n}"] = mx.nd.array(rng.normal(0, 0.1, shape).astype(np.float32))
-        mx.nd.save(str(params), saved)
+        mx.nd.save(f"{params}.tmp", saved)
+        os.replace(f"{params}.tmp", params)  # whole or absent
     return Model(name, symbol, params)
 
 
@@ -95,8 +102,10 @@ def _zoo_model(mx, name, root):
         full = root / f"{name}.full"
         run_cli("zoo", name, "--out-prefix", full)
         arrays = mx.nd.load(f"{full}-0000.params")
-        mx.nd.save(str(params), {k: v.reshape(-1)[:4].copy() for k, v in arrays.items()})
         os.replace(f"{full}-symbol.json", symbol)
+        # The params file comes last and whole (renamed into place): its presence means done.
+        mx.nd.save(f"{full}.cut.params", {k: v.reshape(-1)[:4].copy() for k, v in arrays.items()})
+        os.replace(f"{full}.cut.params", params)
         os.remove(f"{full}-0000.params")
     return Model(name, symbol, params)
 
@@ -264,6 +273,7 @@ class Outcome:
     names: list  # (MXNet's name, ours) of casts that match but are named differently
     dead_nodes: int  # nodes of our file that no output reaches (MXNet's serialiser drops them)
     casts: int  # casts (amp_cast + amp_multicast) in MXNet's graph
+    raw_graph: list = field(default_factory=list)  # differences of our file as written (before MXNet's loader)
     mxnet_refusal: str = ""  # why MXNet gave no usable graph ("" when it did)
     our_refusal: str = ""  # our CLI's error ("" when it converted)
 
@@ -294,7 +304,8 @@ def convert_both(mx, model, dtype, override, out_prefix):
     if refusal:
         p = run_cli("convert", "--symbol", model.symbol, "--params", model.params, "--out-prefix", out_prefix,
                     "--compat", "mxnet1", "--target-dtype", dtype, "--quiet", *cli_arguments(options), check=False)
-        return Outcome([], [], [], 0, 0, refusal, p.stderr.strip() if p.returncode == 1 else "")
+        return Outcome(graph=[], params=[], names=[], dead_nodes=0, casts=0, mxnet_refusal=refusal,
+                       our_refusal=p.stderr.strip() if p.returncode == 1 else "")
     theirs, their_arg, their_aux = converted
     ours, raw, our_arg, our_aux = our_convert(mx, model, dtype, options, out_prefix)
     expected, actual = gc.structure_of(theirs), gc.structure_of(ours)
@@ -304,6 +315,7 @@ def convert_both(mx, model, dtype, override, out_prefix):
         names=gc.cast_name_differences(expected, actual),
         dead_nodes=len(json.loads(raw)["nodes"]) - len(json.loads(ours)["nodes"]),
         casts=sum(expected.casts.values()),
+        raw_graph=[f"as written: {d}" for d in gc.compare(expected, gc.structure_of(raw))],
     )
 
 
@@ -321,7 +333,7 @@ def test_same_structure_as_mxnet(mx, models, work_root, model_name, dtype, overr
             f"MXNet 1.9.1 gives no usable graph ({out.mxnet_refusal}), but our CLI "
             f"{'failed otherwise: ' + out.our_refusal if out.our_refusal else 'converted it'}")
         return
-    problems = out.graph + out.params
+    problems = out.graph + out.params + out.raw_graph
     if out.dead_nodes:
         problems.append(f"our file holds {out.dead_nodes} node(s) that no output reaches")
     assert not problems, f"{len(problems)} difference(s) from MXNet 1.9.1:\n" + "\n".join(problems[:40])
@@ -333,12 +345,14 @@ _TABLE = {}
 
 
 def record(model_name, dtype, override, out):
+    """One row of the table: the verdict, MXNet's cast count, how many cast names differ, and the
+    first differences (or both refusals)."""
     if out.mxnet_refusal:
         verdict = "both refuse" if OUR_REFUSAL in out.our_refusal else "no"
         first = [f"MXNet: {out.mxnet_refusal[:160]}", f"ours: {out.our_refusal[:200] or 'converted'}"]
     else:
-        verdict = "no" if (out.graph or out.params or out.dead_nodes) else "yes"
-        first = (out.graph + out.params)[:3]
+        verdict = "no" if (out.graph or out.params or out.raw_graph or out.dead_nodes) else "yes"
+        first = (out.graph + out.params + out.raw_graph)[:3]
     _TABLE[(model_name, dtype, override)] = (verdict, out.casts, len(out.names), first)
 
 
