@@ -1,9 +1,11 @@
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "amp/dtype_inference.h"
 #include "amp/graph_emitter.h"
 #include "amp/pass_context.h"
+#include "mixprec/error.h"
 #include "ops/op_table.h"
 
 namespace mixprec::amp {
@@ -11,15 +13,64 @@ namespace {
 
 bool contains(const std::vector<uint32_t>& v, uint32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
+// Embedding's weight and output have the dtype its `dtype` attribute names (float32 unless
+// written), whatever the indices are: MXNet's type rule, which the 1.x pass runs with only input 0
+// known. Other ops have no such attribute-fixed dtype.
+std::optional<DType> attr_fixed_dtype(const Node& node) {
+  if (ops::canonical_op_name(node.op) != "Embedding") return std::nullopt;
+  return dtype_from_name(node.attr("dtype")).value_or(DType::Float32);
+}
+
+// The order MXNet 1.x visits nodes in (nnvm's DFSVisit): post-order depth first from each output in
+// turn, a node's inputs in order and then its control dependencies. The pass is order dependent (a
+// tensor's precision is known only once some consumer has asked for it), so the order matters. Nodes
+// no output reaches, which MXNet drops, follow in their original order.
+std::vector<uint32_t> dfs_order(const Graph& g) {
+  std::vector<uint32_t> order;
+  order.reserve(g.nodes.size());
+  std::vector<bool> seen(g.nodes.size(), false);
+  auto arity = [&](uint32_t n) { return g.nodes[n].inputs.size() + g.nodes[n].control_deps.size(); };
+  auto child = [&](uint32_t n, size_t k) {
+    const Node& node = g.nodes[n];
+    return k < node.inputs.size() ? node.inputs[k].node : node.control_deps[k - node.inputs.size()];
+  };
+  std::vector<std::pair<uint32_t, size_t>> stack;
+  auto visit_from = [&](uint32_t root) {
+    if (seen[root]) return;
+    seen[root] = true;
+    stack.push_back({root, 0});
+    while (!stack.empty()) {
+      auto& [n, next] = stack.back();
+      if (next == arity(n)) {
+        order.push_back(n);
+        stack.pop_back();
+        continue;
+      }
+      const uint32_t in = child(n, next++);
+      if (!seen[in]) {
+        seen[in] = true;
+        stack.push_back({in, 0});
+      }
+    }
+  };
+  for (const Entry& h : g.heads) visit_from(h.node);
+  for (uint32_t n = 0; n < g.nodes.size(); ++n)
+    if (!seen[n]) visit_from(n);
+  return order;
+}
+
 // MXNet 1.x keeps, per original tensor, the new-graph entry that provides it in float32 and in
 // the target type (the tensor itself or a cast); a tensor in neither map has unknown precision.
+// Every cast the pass inserts is recorded in the map of its dtype, so a tensor cast for one
+// consumer has a known precision for every later one (a widest op then needs no multicast, a
+// neutral op reading it takes the cast's dtype). Map keys are whole entries, version included.
 class PlannerV1 {
  public:
   explicit PlannerV1(const PassContext& ctx) : ctx_(ctx), g_(ctx.graph), em_(ctx.graph) {}
 
   PassResult run() {
     PassResult r;
-    for (uint32_t n = 0; n < g_.nodes.size(); ++n) r.lp_nodes += visit(n) ? 1 : 0;
+    for (uint32_t n : dfs_order(g_)) r.lp_nodes += visit(n) ? 1 : 0;
     std::vector<Entry> heads;
     for (const Entry& h : g_.heads) heads.push_back(in_fp32(h, /*variables_as_is=*/false));
     r.graph = em_.finish(std::move(heads));
@@ -28,13 +79,19 @@ class PlannerV1 {
   }
 
  private:
-  static Entry key(Entry e) { return {e.node, e.index, 0}; }
   bool is_var(Entry e) const { return g_.nodes[e.node].is_variable(); }
 
+  // MXNet's AddCastNode: the cast becomes the tensor's entry in the map of its dtype.
+  Entry cast(Entry e, DType to) {
+    const Entry c = em_.cast(e, to);
+    (to == DType::Float32 ? fp32_ : lp_)[e] = c;
+    return c;
+  }
+
   Entry in_fp32(Entry e, bool variables_as_is) {
-    if (auto it = fp32_.find(key(e)); it != fp32_.end()) return it->second;
+    if (auto it = fp32_.find(e); it != fp32_.end()) return it->second;
     if (variables_as_is && is_var(e)) return em_.mapped(e);
-    return em_.cast(e, DType::Float32);
+    return cast(e, DType::Float32);
   }
 
   void record_outputs(uint32_t n, const std::vector<DType>& out) {
@@ -71,64 +128,69 @@ class PlannerV1 {
       record_outputs(n, std::vector<DType>(node.num_outputs, DType::Float32));
       return false;
     }
-    // Rule E (neutral, unlisted, existing casts): wired as is; the precision of input 0 flows through.
+    // Rule E (neutral, unlisted, existing casts): wired as is; the precision input 0 is known in
+    // flows through. Known means in a map, through a cast too: MXNet then infers the op as if it
+    // read that cast (the low type first), although it is wired to the tensor itself.
     for (const Entry& e : node.inputs) in.push_back(em_.mapped(e));
     em_.copy_node(n, std::move(in));
     if (node.inputs.empty()) return false;
-    const DType p = raw_precision(node.inputs[0]);
+    const Entry first = node.inputs[0];
+    const DType p = lp_.count(first) ? ctx_.target : fp32_.count(first) ? DType::Float32 : DType::Unknown;
     if (p == DType::Unknown) return false;
     std::vector<DType> types(node.inputs.size(), DType::Unknown);
     types[0] = p;
-    const std::vector<DType> out = forward_type_rule(node, types);
+    const auto fixed = attr_fixed_dtype(node);
+    const std::vector<DType> out =
+        fixed ? std::vector<DType>(node.num_outputs, *fixed) : forward_type_rule(node, types);
     record_outputs(n, out);
     return !out.empty() && out[0] == ctx_.target && node.op != "amp_cast" && node.op != "amp_multicast";
-  }
-
-  // The precision a tensor has as produced (not through a cast).
-  DType raw_precision(Entry e) const {
-    auto lp = lp_.find(key(e));
-    if (lp != lp_.end() && lp->second == em_.mapped(e)) return ctx_.target;
-    auto f = fp32_.find(key(e));
-    if (f != fp32_.end() && f->second == em_.mapped(e)) return DType::Float32;
-    return DType::Unknown;
   }
 
   bool visit_target(uint32_t n) {  // rule B
     const Node& node = g_.nodes[n];
     const ops::OpInfo& info = ops::op_info(node.op);
+    const auto fixed = attr_fixed_dtype(node);
+    // MXNet casts an input only when the op's type rule wants it in the target type.
+    auto wants_other_type = [&](uint32_t s) {
+      return contains(info.fp32_inputs, s) || (fixed && follows_data_dtype(node, s) && *fixed != ctx_.target);
+    };
     std::vector<Entry> in;
     for (uint32_t s = 0; s < node.inputs.size(); ++s) {
       const Entry e = node.inputs[s];
-      if (auto it = lp_.find(key(e)); it != lp_.end()) {
+      if (auto it = lp_.find(e); it != lp_.end()) {
         in.push_back(it->second);
-      } else if (ctx_.cast_params_offline && ctx_.is_param[e.node]) {
-        in.push_back(em_.mapped(e));  // stored in the target type; later users take it directly too
-        lp_[key(e)] = em_.mapped(e);
-      } else if (ops::is_mutable_input(node, s) || contains(info.fp32_inputs, s) || contains(info.index_inputs, s)) {
+      } else if (ctx_.cast_params_offline && ctx_.is_param[e.node] && ctx_.offline_allowed[e.node]) {
+        // Stored in the target type; later users take it directly too. A param beyond the target's
+        // range stays float32 (a deliberate difference) and so takes the runtime cast below.
+        in.push_back(em_.mapped(e));
+        lp_[e] = em_.mapped(e);
+      } else if (ops::is_mutable_input(node, s) || wants_other_type(s) || contains(info.index_inputs, s)) {
         in.push_back(em_.mapped(e));
       } else {
-        in.push_back(em_.cast(e, ctx_.target));
+        in.push_back(cast(e, ctx_.target));
       }
     }
     em_.copy_node(n, std::move(in));
-    std::vector<DType> out(node.num_outputs, ctx_.target);
+    std::vector<DType> out(node.num_outputs, fixed.value_or(ctx_.target));
     for (uint32_t o : info.fp32_outputs)
       if (o < out.size()) out[o] = DType::Float32;
     record_outputs(n, out);
-    return true;
+    return out[0] == ctx_.target;
   }
 
   bool visit_widest(uint32_t n) {  // rule C
     const Node& node = g_.nodes[n];
     const bool all_known = std::all_of(node.inputs.begin(), node.inputs.end(),
-                                       [&](Entry e) { return lp_.count(key(e)) || fp32_.count(key(e)); });
+                                       [&](Entry e) { return lp_.count(e) || fp32_.count(e); });
     if (!all_known) {  // decided at run time: one multicast over the raw inputs, outputs stay unknown
       em_.copy_node(n, em_.multicast(node.inputs));
       return false;
     }
-    const bool all_lp = std::all_of(node.inputs.begin(), node.inputs.end(), [&](Entry e) { return lp_.count(key(e)) > 0; });
+    // Float32 as soon as one input has a float32 version, even when it has a low one too.
+    const bool all_lp =
+        std::none_of(node.inputs.begin(), node.inputs.end(), [&](Entry e) { return fp32_.count(e) > 0; });
     std::vector<Entry> in;
-    for (const Entry& e : node.inputs) in.push_back(all_lp ? lp_.at(key(e)) : in_fp32(e, false));
+    for (const Entry& e : node.inputs) in.push_back(all_lp ? lp_.at(e) : in_fp32(e, false));
     em_.copy_node(n, std::move(in));
     record_outputs(n, std::vector<DType>(node.num_outputs, all_lp ? ctx_.target : DType::Float32));
     return all_lp;
@@ -163,7 +225,8 @@ class PlannerV1 {
           for (uint32_t o = 0; o < out.size(); ++o) changed |= set({i, o, 0}, out[o]);
           continue;
         }
-        DType d = DType::Unknown;  // the shared dtype, from any input or output that knows it
+        // The shared dtype: fixed by an attribute, else from any input or output that knows it.
+        DType d = attr_fixed_dtype(node).value_or(DType::Unknown);
         for (uint32_t s = 0; s < in.size() && d == DType::Unknown; ++s)
           if (follows_data_dtype(node, s) && is_float(in[s])) d = in[s];
         for (uint32_t o = 0; o < node.num_outputs && d == DType::Unknown; ++o)
@@ -176,6 +239,7 @@ class PlannerV1 {
           changed |= set({i, o, 0}, contains(info.fp32_outputs, o) ? DType::Float32 : d);
       }
     }
+    refuse_untypable(g, t);
     if (ctx_.cast_params_offline) infer_unknown_params(g, t);
     for (uint32_t i = 0; i < g.nodes.size(); ++i) {
       Node& node = g.nodes[i];
@@ -186,6 +250,52 @@ class PlannerV1 {
       node.attrs["__dtype__"] = std::to_string(static_cast<int>(d));
       if (d != DType::Float32) r.param_dtypes.emplace_back(node.name, d);
     }
+  }
+
+  // MXNet 1.x type-checks the converted graph (data inputs float32) and refuses the conversion when
+  // an op's inputs disagree: a neutral op marked low because its input 0 has a low cast while it
+  // reads the float32 tensor itself, a loss op run low beside its float32 label, a param wired
+  // straight into a low and a float32 op. Such a graph would not load in MXNet either, so it is
+  // refused here too, naming the op, instead of written.
+  void refuse_untypable(const Graph& g, const std::vector<std::vector<DType>>& t) const {
+    for (uint32_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& node = g.nodes[i];
+      if (node.is_variable() || ops::op_info(node.op).rule != ops::TypeRule::Uniform) continue;
+      const ops::OpInfo& info = ops::op_info(node.op);
+      const auto fixed = attr_fixed_dtype(node);
+      DType d = fixed.value_or(DType::Unknown);
+      std::string first = fixed ? "its dtype attribute" : "";
+      bool label = false;
+      auto check = [&](DType x, const std::string& what, bool fixed_fp32) {
+        if (!is_float(x)) return;
+        const std::string is = what + " is " + std::string(dtype_name(x));
+        if (fixed_fp32) {
+          if (x != DType::Float32) fail(node, is + " where float32 is required", label);
+        } else if (d == DType::Unknown) {
+          d = x;
+          first = what;
+        } else if (x != d) {
+          fail(node, is + " and " + first + " " + std::string(dtype_name(d)), label);
+        }
+      };
+      for (uint32_t s = 0; s < node.inputs.size(); ++s) {
+        const DType x = t[node.inputs[s].node][node.inputs[s].index];
+        const std::string what = "input " + std::to_string(s) + " (" + g.nodes[node.inputs[s].node].name + ")";
+        label = ops::input_role(node, s) == ops::InputRole::Label;
+        if (contains(info.fp32_inputs, s)) check(x, what, true);
+        else if (follows_data_dtype(node, s) || label) check(x, what, false);  // MXNet: a label shares the data's dtype
+      }
+      label = false;
+      for (uint32_t o = 0; o < node.num_outputs; ++o)
+        check(t[i][o], "output " + std::to_string(o), contains(info.fp32_outputs, o));
+    }
+  }
+
+  [[noreturn]] static void fail(const Node& node, const std::string& why, bool label) {
+    throw Error("", "node '" + node.name + "' (" + node.op + ")",
+                "the MXNet 1.x rules give a graph whose types disagree (" + why + ")" +
+                    (label ? ", since labels are never cast" : "") +
+                    ": MXNet cannot type it either; convert with the mxnet2 rules (the default) instead");
   }
 
   // MXNet's AMPInferUnknown (cast_optional_params only): a param read only through casts that

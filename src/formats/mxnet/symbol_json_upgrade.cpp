@@ -119,6 +119,36 @@ void synthesise_aux(Graph& g, const std::string& source) {
   for (Entry& e : g.heads) e.node = new_id[e.node];
 }
 
+// Files before 0.9.4 predate initializer hints: MXNet's loader re-runs each op's
+// FSetInputVarAttrOnCompose hook on its variable inputs, which gives an `__init__` attribute to a
+// variable that has none (a converted graph keeps it even where a cast later stands between them).
+struct InitHint {
+  std::string_view op;
+  uint32_t slot;
+  std::string_view init;
+};
+constexpr std::array<InitHint, 10> kInitHints = {{
+    {"BatchNorm", 3, R"(["zero", {}])"},
+    {"BatchNorm", 4, R"(["one", {}])"},
+    {"BatchNorm_v1", 3, R"(["zero", {}])"},
+    {"BatchNorm_v1", 4, R"(["one", {}])"},
+    {"_contrib_SyncBatchNorm", 3, R"(["zero", {}])"},
+    {"_contrib_SyncBatchNorm", 4, R"(["one", {}])"},
+    {"_contrib_BatchNormWithReLU", 3, R"(["zero", {}])"},
+    {"_contrib_BatchNormWithReLU", 4, R"(["one", {}])"},
+    {"IdentityAttachKLSparseReg", 1, R"(["zero", {}])"},
+    {"LeakyReLU", 1, R"(["Constant", {"value": 0.25}])"},
+}};
+
+void add_init_hints(Graph& g) {
+  for (const Node& node : g.nodes)
+    for (const InitHint& h : kInitHints) {
+      if (h.op != node.op || h.slot >= node.inputs.size()) continue;
+      Node& in = g.nodes[node.inputs[h.slot].node];
+      if (in.is_variable()) in.attrs.try_emplace("__init__", h.init);
+    }
+}
+
 // axis became optional in 0.9.5; "-1" used to mean "none".
 void drop_argmax_default_axis(Graph& g) {
   for (Node& node : g.nodes)
@@ -130,6 +160,7 @@ void drop_argmax_default_axis(Graph& g) {
 void upgrade_symbol_graph(Graph& g, int version, const std::string& source) {
   fix_hidden_keys(g);
   if (version < 900) synthesise_aux(g, source);
+  if (version < 904) add_init_hints(g);
   if (version < 905) drop_argmax_default_axis(g);
 }
 
