@@ -53,7 +53,7 @@ EXPECTED_MISSING = {
         "batch_dot": re.escape("dot only supports float32/float64 for CPU"),
     },
     "bfloat16": {
-        # MTCNN's PReLU and BERT's GELU: the LeakyReLU kernel's type switch has no bfloat16.
+        # MTCNN's PReLU (act_type prelu; BERT's gelu has a bfloat16 kernel).
         "LeakyReLU": re.escape("Unknown type enum 12"),
         # transpose of a bfloat16 array crashes the process (a segfault or a heap corruption abort).
         "transpose": r"^the process killed by signal (6|11)",
