@@ -184,6 +184,40 @@ TEST_F(InspectCli, NamelessListShowsIndicesNotOneEmptyName) {
   EXPECT_EQ(j.at("param_list").size(), 6u);
 }
 
+TEST_F(InspectCli, ChecksumsAreTheCrc32OfEachArraysStoredBytes) {
+  // The check value of CRC-32 (zlib's, ISO-HDLC) is that of the nine bytes "123456789":
+  // 0xcbf43926. Each array sits at another offset, in another format, so a checksum taken at the
+  // wrong place or over the wrong length shows.
+  const std::string digits = "123456789";
+  mx::ParamsFile f;
+  for (auto format : {mx::ArrayFormat::Legacy, mx::ArrayFormat::V2, mx::ArrayFormat::V3}) {
+    mixprec::Tensor t;
+    t.dtype = mixprec::DType::UInt8;
+    t.shape = {9};
+    t.data.assign(digits.begin(), digits.end());
+    f.arrays.push_back({"arg:d" + std::to_string(f.arrays.size()), std::move(t), format});
+  }
+  mixprec::Tensor empty;  // no bytes: CRC-32 0
+  empty.dtype = mixprec::DType::Float16;
+  empty.shape = {2, 0};
+  f.arrays.push_back({"arg:empty", std::move(empty), mx::ArrayFormat::V2});
+  mx::save_params(f, p("c-0000.params"));
+
+  const auto j = nlohmann::json::parse(inspect("--json --checksums " + p("c-0000.params")));
+  ASSERT_EQ(j.at("param_list").size(), 4u);
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(j.at("param_list").at(k).at("crc32"), 0xcbf43926u) << k;
+  EXPECT_EQ(j.at("param_list").at(3).at("crc32"), 0u);
+  // Without --checksums there is none, and the data is not read.
+  EXPECT_EQ(nlohmann::json::parse(inspect("--json --params " + p("c-0000.params"))).at("param_list").at(0).count("crc32"), 0u);
+  // Text: the list (implied), with the checksum in hex as the last column.
+  const std::string out = inspect("--checksums " + p("c-0000.params"));
+  EXPECT_HAS(out, "param list (stored name, dtype, shape, bytes, CRC-32):");
+  const auto rows = section_rows(out, "param list");
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].back(), "cbf43926");
+  EXPECT_EQ(rows[3].back(), "00000000");
+}
+
 // ---- --nodes -----------------------------------------------------------------------------------
 
 TEST_F(InspectCli, NodesShowDtypesAfterAFloat16Conversion) {

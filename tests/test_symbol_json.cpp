@@ -355,6 +355,44 @@ TEST(SymbolJson, OldUpgradesFollowTheFileVersion) {
   EXPECT_EQ(graph(R"(, "attrs": {"mxnet_version": ["int", 905]})").nodes[1].attr("axis"), "-1");
 }
 
+TEST(SymbolJson, Before0904VariableInputsGetTheInitializersMxnetsHooksSet) {
+  // What MXNet 1.9.1 loads from such a file (tests/oracle/test_formats.py compares the shared
+  // legacy files with MXNet itself): BatchNorm's moving stats (given or synthesised), a PReLU
+  // gamma, a bilinear UpSampling weight; an `__init__` already there is kept; op inputs and
+  // other ops' variables get none.
+  auto graph = [](const std::string& version) {
+    return parse_symbol_json(
+        R"J({"nodes": [{"op": "null", "name": "x", "inputs": []},
+                      {"op": "null", "name": "g", "inputs": []},
+                      {"op": "null", "name": "b", "inputs": []},
+                      {"op": "null", "name": "m", "attrs": {"__init__": "mine"}, "inputs": []},
+                      {"op": "BatchNorm", "name": "bn", "inputs": [[0, 0], [1, 0], [2, 0], [3, 0]]},
+                      {"op": "null", "name": "slope", "inputs": []},
+                      {"op": "LeakyReLU", "name": "act", "attrs": {"act_type": "prelu"}, "inputs": [[4, 0], [5, 0]]},
+                      {"op": "null", "name": "up_w", "inputs": []},
+                      {"op": "UpSampling", "name": "up", "attrs": {"scale": "2", "sample_type": "bilinear",
+                       "num_filter": "1", "num_args": "2"}, "inputs": [[6, 0], [7, 0]]},
+                      {"op": "null", "name": "w", "inputs": []},
+                      {"op": "FullyConnected", "name": "fc", "attrs": {"num_hidden": "1", "no_bias": "True"},
+                       "inputs": [[8, 0], [9, 0]]}],
+            "arg_nodes": [0, 1, 2, 3, 5, 7, 9], "heads": [[10, 0]])J" +
+        version + "}");
+  };
+  const Graph old = graph("");  // no mxnet_version: 0.8.0; BatchNorm's moving var is synthesised
+  EXPECT_EQ(node_named(old, "m").attr("__init__"), "mine");
+  EXPECT_EQ(node_named(old, "bn_moving_var").attr("__init__"), R"(["one", {}])");
+  EXPECT_EQ(node_named(old, "slope").attr("__init__"), R"(["Constant", {"value": 0.25}])");
+  EXPECT_EQ(node_named(old, "up_w").attr("__init__"), R"(["bilinear", {}])");
+  for (const char* none : {"x", "g", "b", "w"}) EXPECT_EQ(node_named(old, none).attrs.count("__init__"), 0u) << none;
+  EXPECT_EQ(node_named(graph(R"(, "attrs": {"mxnet_version": ["int", 903]})"), "slope").attrs.count("__init__"), 1u);
+  EXPECT_EQ(node_named(graph(R"(, "attrs": {"mxnet_version": ["int", 904]})"), "slope").attrs.count("__init__"), 0u);
+
+  // The BatchNorm of MXNet's own 0.8 fixture: both synthesised stats.
+  const Graph g = read_symbol_json(kModels + "apache_mxnet_test_fixtures/save_000800.json");
+  EXPECT_EQ(node_named(g, "batchnorm0_moving_mean").attr("__init__"), R"(["zero", {}])");
+  EXPECT_EQ(node_named(g, "batchnorm0_moving_var").attr("__init__"), R"(["one", {}])");
+}
+
 TEST(SymbolJson, NodeRowPtrGivesOutputCounts) {
   const Graph g = parse_symbol_json(replace(kSmall, "[0, 1, 2]", "[0, 1, 4]"));
   EXPECT_EQ(g.nodes[1].num_outputs, 3u);

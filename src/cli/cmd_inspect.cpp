@@ -12,7 +12,7 @@ namespace mixprec::cli {
 Action add_inspect(CLI::App& app) {
   struct Args {
     std::vector<std::string> files, shapes;
-    bool json = false;
+    bool json = false, checksums = false;
     inspect::OutputOptions output;
   };
   auto a = std::make_shared<Args>();
@@ -20,11 +20,15 @@ Action add_inspect(CLI::App& app) {
       "inspect", "Summarise symbol JSON and params files: inputs, outputs, ops, casts, params by dtype (headers only)");
   c->add_option("files", a->files, "NAME-symbol.json and/or NAME-0000.params files")->required();
   c->add_flag("--params", a->output.params, "List every param: name, dtype, shape, bytes");
+  c->add_flag("--checksums", a->checksums,
+              "With the param list: the CRC-32 (zlib) of each array's stored bytes; reads the data (implies --params)");
   c->add_flag("--nodes", a->output.nodes, "List every op node in graph order: name, op, dtype after type inference, shape");
   c->add_option("--shape", a->shapes, "NAME=d0,d1,... a data input's shape, for output shapes (repeatable)");
   c->add_flag("--json", a->json, "One JSON object with keys nodes, ops, casts, params, param_bytes, inputs, outputs, ...");
   return [a] {
     inspect::InspectOptions o;
+    o.checksums = a->checksums;
+    if (a->checksums) a->output.params = true;
     for (const std::string& spec : a->shapes) {
       const auto [name, dims] = split_assignment(spec, "--shape", "NAME=d0,d1,... (e.g. data=1,3,224,224)");
       o.input_shapes[name] = parse_dims(dims, "--shape " + name);

@@ -1,5 +1,7 @@
 #include "inspect/model_summary.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <optional>
 #include <string_view>
@@ -16,17 +18,37 @@ struct LoadedFile {
   std::string path;
   std::optional<Graph> graph;
   mxnet::ParamsIndex params;
+  std::vector<uint32_t> crc32;  // per array, when asked for
 };
 
-// One mapping serves both the sniff and the parse; a params file's data pages are never touched.
-LoadedFile load(const std::string& path) {
+// zlib's CRC-32 of `n` bytes (zlib's length type is 32-bit, so large arrays go in pieces).
+uint32_t crc32_of(const uint8_t* p, uint64_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  constexpr uint64_t kPiece = uint64_t{1} << 30;
+  for (uint64_t off = 0; off < n; off += kPiece)
+    crc = crc32(crc, p + off, static_cast<uInt>(std::min(kPiece, n - off)));
+  return static_cast<uint32_t>(crc);
+}
+
+// One mapping serves both the sniff and the parse; a params file's data pages are never touched
+// unless `checksums` asks for them (the scan has already checked that each array's data lies
+// within the file).
+LoadedFile load(const std::string& path, bool checksums) {
   MappedFile f(path);
   const auto* text = reinterpret_cast<const char*>(f.data());
   size_t i = 0;
   while (i < f.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
-  LoadedFile l{path, std::nullopt, {}};
-  if (i < f.size() && text[i] == '{') l.graph = mxnet::parse_symbol_json(std::string_view(text, f.size()), path);
-  else l.params = mxnet::scan_params(f.data(), f.size(), path);
+  LoadedFile l{path, std::nullopt, {}, {}};
+  if (i < f.size() && text[i] == '{') {
+    l.graph = mxnet::parse_symbol_json(std::string_view(text, f.size()), path);
+  } else {
+    l.params = mxnet::scan_params(f.data(), f.size(), path);
+    if (checksums)
+      for (const mxnet::ArrayInfo& a : l.params.arrays) {
+        l.crc32.push_back(crc32_of(f.data() + a.data_offset, a.nbytes));
+        f.release_before(static_cast<size_t>(a.data_offset + a.nbytes));
+      }
+  }
   return l;
 }
 
@@ -43,11 +65,14 @@ void count_graph(Summary& s, const Graph& g) {
   }
 }
 
-void add_params(Summary& s, const std::string& path, const mxnet::ParamsIndex& index) {
+void add_params(Summary& s, const LoadedFile& f) {
+  const std::string& path = f.path;
+  const mxnet::ParamsIndex& index = f.params;
   for (size_t k = 0; k < index.arrays.size(); ++k) {
     const mxnet::ArrayInfo& a = index.arrays[k];
     // A nameless list would otherwise show as one empty name.
-    ParamEntry e{path, a.name, a.dtype, a.shape, a.nbytes};
+    ParamEntry e{path, a.name, a.dtype, a.shape, a.nbytes, std::nullopt};
+    if (k < f.crc32.size()) e.crc32 = f.crc32[k];
     if (!index.has_names) e.name = std::string("#").append(std::to_string(k));  // append: GCC 12 warns falsely on "#" + s
     const std::string dt(dtype_name(a.dtype));
     s.param_dtypes[e.name] = dt;
@@ -90,7 +115,7 @@ std::optional<ParamTable> params_for(const LoadedFile& graph, const std::vector<
 
 Summary inspect_files(const std::vector<std::string>& paths, const InspectOptions& options) {
   std::vector<LoadedFile> files;
-  for (const auto& p : paths) files.push_back(load(p));
+  for (const auto& p : paths) files.push_back(load(p, options.checksums));
 
   Summary s;
   size_t graphs = 0;
@@ -100,7 +125,7 @@ Summary inspect_files(const std::vector<std::string>& paths, const InspectOption
       count_graph(s, *f.graph);
       ++graphs;
     } else {
-      add_params(s, f.path, f.params);
+      add_params(s, f);
     }
   }
 

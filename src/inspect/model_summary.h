@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct ParamEntry {
   DType dtype = DType::Float32;
   Shape shape;
   uint64_t bytes = 0;
+  std::optional<uint32_t> crc32;  // of the stored bytes, when InspectOptions::checksums
 };
 
 struct GraphEntry {
@@ -43,13 +45,15 @@ struct Summary {
 
 struct InspectOptions {
   std::map<std::string, Shape> input_shapes;  // data input -> shape (overrides __shape__)
+  bool checksums = false;  // read each array's data for its CRC-32 (zlib's), in ParamEntry::crc32
 };
 
 // Reads each file, a symbol JSON or a params file (told apart by content), and summarises them
 // together: a graph's data inputs are the variables no params file names (see data_inputs.h).
 // With several symbol files, each graph is matched with the params of its own checkpoint
 // (NAME-symbol.json with NAME-NNNN.params); with one, with every params file given.
-// Params files are scanned, not loaded: memory stays a small fraction of their size. Throws
+// Params files are scanned, not loaded: memory stays a small fraction of their size (unless
+// `checksums` asks for the data, which is then read once through the mapping). Throws
 // mixprec::Error for unreadable files and for an input shape naming no data input.
 Summary inspect_files(const std::vector<std::string>& paths, const InspectOptions& options = {});
 

@@ -36,6 +36,7 @@ nlohmann::json to_json(const Summary& s, const OutputOptions& o) {
   for (const ParamEntry& p : s.param_list) {
     shapes[p.name] = p.shape;
     list.push_back({{"name", p.name}, {"dtype", std::string(dtype_name(p.dtype))}, {"shape", p.shape}, {"bytes", p.bytes}, {"file", p.file}});
+    if (p.crc32) list.back()["crc32"] = *p.crc32;
   }
   j["param_shapes"] = std::move(shapes);
   j["param_list"] = std::move(list);

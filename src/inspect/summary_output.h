@@ -18,7 +18,7 @@ struct OutputOptions {
 std::string to_text(const Summary& s, const OutputOptions& o = {});
 // Keys: files, nodes, variables, ops, casts, multicasts, params (name -> dtype), param_count,
 // param_bytes, param_bytes_by_dtype, param_count_by_dtype, param_shapes (name -> dims),
-// param_list, inputs_from, inputs, outputs, output_shapes_unknown (only when some are), and
+// param_list (with "crc32" per entry when the summary has checksums), inputs_from, inputs, outputs, output_shapes_unknown (only when some are), and
 // node_list with `o.nodes`. An unknown shape is null.
 nlohmann::json to_json(const Summary& s, const OutputOptions& o = {});
 

@@ -99,12 +99,19 @@ void params_text(std::ostream& o, const Summary& s, const OutputOptions& opt) {
   const std::string* file = nullptr;
   const bool several = std::any_of(s.param_list.begin(), s.param_list.end(),
                                   [&](const ParamEntry& p) { return p.file != s.param_list.front().file; });
-  o << "param list (stored name, dtype, shape, bytes):\n";
+  const bool crc = !s.param_list.empty() && s.param_list.front().crc32.has_value();
+  o << "param list (stored name, dtype, shape, bytes" << (crc ? ", CRC-32" : "") << "):\n";
   for (const ParamEntry& p : s.param_list) {
     if (several && (!file || *file != p.file)) o << " " << p.file << ":\n";
     file = &p.file;
     o << "  " << padded(p.name, w) << "  " << padded(std::string(dtype_name(p.dtype)), 8) << "  "
-      << padded(attrs::format_tuple(p.shape), 18) << "  " << p.bytes << "\n";
+      << padded(attrs::format_tuple(p.shape), 18) << "  " << p.bytes;
+    if (p.crc32) {
+      char hex[9];
+      std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(*p.crc32));
+      o << "  " << hex;
+    }
+    o << "\n";
   }
 }
 

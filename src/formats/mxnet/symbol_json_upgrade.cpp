@@ -119,34 +119,33 @@ void synthesise_aux(Graph& g, const std::string& source) {
   for (Entry& e : g.heads) e.node = new_id[e.node];
 }
 
-// Files before 0.9.4 predate initializer hints: MXNet's loader re-runs each op's
-// FSetInputVarAttrOnCompose hook on its variable inputs, which gives an `__init__` attribute to a
-// variable that has none (a converted graph keeps it even where a cast later stands between them).
-struct InitHint {
-  std::string_view op;
-  uint32_t slot;
-  std::string_view init;
-};
-constexpr std::array<InitHint, 10> kInitHints = {{
-    {"BatchNorm", 3, R"(["zero", {}])"},
-    {"BatchNorm", 4, R"(["one", {}])"},
-    {"BatchNorm_v1", 3, R"(["zero", {}])"},
-    {"BatchNorm_v1", 4, R"(["one", {}])"},
-    {"_contrib_SyncBatchNorm", 3, R"(["zero", {}])"},
-    {"_contrib_SyncBatchNorm", 4, R"(["one", {}])"},
-    {"_contrib_BatchNormWithReLU", 3, R"(["zero", {}])"},
-    {"_contrib_BatchNormWithReLU", 4, R"(["one", {}])"},
-    {"IdentityAttachKLSparseReg", 1, R"(["zero", {}])"},
-    {"LeakyReLU", 1, R"(["Constant", {"value": 0.25}])"},
-}};
+// The initializer a 0.9.4+ MXNet attaches to variable input `index` of an `op` node when it is
+// composed (the ops' FSetInputVarAttrOnCompose hooks in 1.9.1, observed by loading versionless
+// files): null when none.
+const char* input_init(const std::string& op, size_t index) {
+  if (op == "BatchNorm" || op == "BatchNorm_v1" || op == "CuDNNBatchNorm" || op == "_contrib_SyncBatchNorm" ||
+      op == "_contrib_BatchNormWithReLU")
+    return index == 3 ? R"(["zero", {}])" : index == 4 ? R"(["one", {}])" : nullptr;
+  if (index != 1) return nullptr;
+  if (op == "LeakyReLU") return R"(["Constant", {"value": 0.25}])";  // any act_type, as MXNet's hook
+  if (op == "UpSampling") return R"(["bilinear", {}])";
+  if (op == "IdentityAttachKLSparseReg") return R"(["zero", {}])";
+  return nullptr;
+}
 
-void add_init_hints(Graph& g) {
-  for (const Node& node : g.nodes)
-    for (const InitHint& h : kInitHints) {
-      if (h.op != node.op || h.slot >= node.inputs.size()) continue;
-      Node& in = g.nodes[node.inputs[h.slot].node];
-      if (in.is_variable()) in.attrs.try_emplace("__init__", h.init);
+// 0.9.4 moved initializers onto the variables: MXNet re-runs each op's hook on its variable inputs,
+// which sets `__init__` where the variable has none. Nodes go in file (topological) order; MXNet
+// visits them depth-first from the heads, which differs only for a variable that two hooked ops
+// of different kinds share.
+void set_input_var_inits(Graph& g) {
+  for (const Node& node : g.nodes) {
+    if (node.is_variable()) continue;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      Node& in = g.nodes[node.inputs[i].node];
+      const char* init = in.is_variable() && !in.attrs.count("__init__") ? input_init(node.op, i) : nullptr;
+      if (init != nullptr) in.attrs["__init__"] = init;
     }
+  }
 }
 
 // axis became optional in 0.9.5; "-1" used to mean "none".
@@ -160,7 +159,7 @@ void drop_argmax_default_axis(Graph& g) {
 void upgrade_symbol_graph(Graph& g, int version, const std::string& source) {
   fix_hidden_keys(g);
   if (version < 900) synthesise_aux(g, source);
-  if (version < 904) add_init_hints(g);
+  if (version < 904) set_input_var_inits(g);
   if (version < 905) drop_argmax_default_axis(g);
 }
 

@@ -19,10 +19,10 @@ inline constexpr int kVersionWithoutAttr = 800;
 //   (carrying the node's attrs, as MXNet does), inserted just before the node, version 1. Only
 //   a missing tail made entirely of mutable inputs counts: optional arguments such as a
 //   Convolution's bias under no_bias=True depend on attrs our op table does not model;
-// - version < 904: each op's input-variable hook runs again, as MXNet's FSetInputVarAttrOnCompose:
-//   a variable without `__init__` read at a BatchNorm-family moving_mean/moving_var slot gets
-//   `["zero", {}]`/`["one", {}]`, at LeakyReLU's gamma `["Constant", {"value": 0.25}]`, at
-//   IdentityAttachKLSparseReg's moving_avg `["zero", {}]`;
+// - version < 904: variable inputs of BatchNorm (and its variants: moving mean `["zero", {}]`,
+//   moving var `["one", {}]`), LeakyReLU (input 1: `["Constant", {"value": 0.25}]`), UpSampling
+//   (input 1: `["bilinear", {}]`) and IdentityAttachKLSparseReg (input 1: `["zero", {}]`) get that
+//   `__init__` unless they have one, as MXNet's input-variable hooks set it;
 // - version < 905: argmax/argmin lose `axis` when it is "-1".
 // Throws mixprec::Error when a synthesised name collides with an existing variable.
 void upgrade_symbol_graph(Graph& g, int version, const std::string& source);
