@@ -15,10 +15,13 @@
 #include <tuple>
 #include <vector>
 
+#include "ir/graph_builder.h"
 #include "mixprec/error.h"
 #include "runtime/kernel.h"
+#include "runtime/session.h"
 
 using mixprec::AttrMap;
+using mixprec::DType;
 using mixprec::Node;
 using mixprec::runtime::Buf;
 using mixprec::runtime::KernelArgs;
@@ -403,14 +406,40 @@ TEST(KernelTensorLayout, CropTileRepeatBroadcastTo) {
   expect_error("broadcast_axis", {{"axis", "0"}, {"size", "3"}}, {{2, 1}}, "is not 1");
 }
 
+// amp_multicast: output i is input i (the kernel), in the common type (the session rounds it):
+// float16 + float32 come out float32, the float16 value widened exactly and the float32 one not
+// rounded; with cast_narrow both come out float16. (All dtype cases: test_amp_runtime_rules.cpp.)
 TEST(KernelTensorLayout, AmpMulticast) {
-  const Buf a = filled({2, 3}, 1), b = filled({4}, 2);
-  const auto out = run("amp_multicast", {{"num_outputs", "2"}, {"cast_narrow", "False"}}, {a, b});
-  ASSERT_EQ(out.size(), 2u);
+  const Buf a = filled({2, 3}, 1), b = filled({4}, 2), c = filled({1}, 3);
+  const auto out = run("amp_multicast", {{"num_outputs", "3"}, {"cast_narrow", "False"}}, {a, b, c});
+  ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].shape, a.shape);
   EXPECT_EQ(out[0].v, a.v);
+  EXPECT_EQ(out[1].shape, b.shape);
   EXPECT_EQ(out[1].v, b.v);
+  EXPECT_EQ(out[2].v, c.v);
   expect_error("amp_multicast", {{"num_outputs", "3"}}, {{2}, {2}}, "num_outputs");
+
+  const float half_value = 1.0f + 0x1p-9f, fine = 1.0f + 0x1p-12f;  // a float16; a float32 that float16 rounds to 1
+  for (bool narrow : {false, true}) {
+    mixprec::GraphBuilder g;
+    const mixprec::Entry x = g.var("x"), y = g.var("y");
+    const mixprec::Entry m = g.op("amp_multicast", "mc", {g.op("amp_cast", "to16", {x}, {{"dtype", "float16"}}), y},
+                                  {{"num_outputs", "2"}, {"cast_narrow", narrow ? "True" : "False"}});
+    mixprec::runtime::SessionOptions o;
+    o.input_shapes = {{"x", {2}}, {"y", {2}}};
+    mixprec::runtime::Session s(g.build({m, mixprec::GraphBuilder::out(m, 1)}), {}, {}, o);
+    const auto got = s.run({{"x", Buf{{2}, {half_value, 3.0f}}}, {"y", Buf{{2}, {fine, 70000.0f}}}});
+    const DType want = narrow ? DType::Float16 : DType::Float32;
+    EXPECT_EQ(s.output_dtypes(), (std::vector<DType>{want, want})) << "cast_narrow=" << narrow;
+    EXPECT_EQ(got[0].v, (std::vector<float>{half_value, 3.0f})) << "cast_narrow=" << narrow;
+    if (narrow) {
+      EXPECT_EQ(got[1].v[0], 1.0f);
+      EXPECT_TRUE(std::isinf(got[1].v[1]));
+    } else {
+      EXPECT_EQ(got[1].v, (std::vector<float>{fine, 70000.0f}));
+    }
+  }
 }
 
 // ================= elementwise =================
