@@ -227,6 +227,7 @@ TEST(AmpRuntimeRules, Rule27MxnetBf16ConvAndFcAccuracy) {
     const std::vector<float> x = uniform(numel(layer.data_shape), 0.0f, 100.0f, 17);
     runtime::SessionOptions so;
     so.input_shapes["data"] = layer.data_shape;
+    so.threads = 1;
     const std::map<std::string, Buf> in{{"data", Buf{layer.data_shape, x}}};
     const Buf fp32 = runtime::Session(layer.graph, layer.arg, {}, so).run(in)[0];
     amp::AmpOptions o;
@@ -318,11 +319,11 @@ TEST(AmpRuntimeRules, Rule27MxnetBf16PerOpTolerance) {
 
 // The oneDNN AMP subgraph tests (2.x, bf16, params offline): FC -> FC and conv -> conv networks
 // within rtol 0.05, atol 1.0 of float32. Shapes and initialisation are ours (Uniform(0.07), Gluon's
-// default, and data uniform in [-1, 1]); the tolerance is theirs. The derived bound for two layers:
-// the first layer's error (as in Rule27MxnetBf16ConvAndFcAccuracy, relative to S1) passes through
-// the second layer's weights (|W2| S1-weighted) and adds that layer's own (2u + u^2) S2 + u |y|;
-// we check the looser figure 4u (S2 + |W2| . S1) + u |y|, which covers both terms with their float32
-// accumulation (gamma_K <= 1e-5, far below u).
+// default, and data uniform in [-1, 1]); the tolerance is theirs. The derived bound, u = 2^-8: the
+// first layer's output h is off by <= 3u S1 (input and weight rounding 2u + u^2, its own storage u
+// relative to |h| <= S1, float32 accumulation ~1e-5 u), S1 = |W1| |x|; the second layer carries that
+// through |W2| and adds its weight rounding u S2 and its storage u |y|, S2 = |W2| |h|. With
+// T = |W2| (|W1| |x|) >= max(S2, |W2| S1): |y_bf16 - y_fp32| <= 3u T + 2u T + u |y| <= 8u T + u |y|.
 TEST(AmpRuntimeRules, Rule27MxnetBf16FusedNetworkTolerance) {
   for (bool conv : {false, true}) {
     GraphBuilder b;
@@ -347,6 +348,7 @@ TEST(AmpRuntimeRules, Rule27MxnetBf16FusedNetworkTolerance) {
     const std::vector<float> xv = uniform(numel(shape), -1.0f, 1.0f, 9);
     runtime::SessionOptions so;
     so.input_shapes["data"] = shape;
+    so.threads = 1;
     const std::map<std::string, Buf> in{{"data", Buf{shape, xv}}};
     const Buf fp32 = runtime::Session(g, arg, {}, so).run(in)[0];
     amp::AmpOptions o;
@@ -355,7 +357,7 @@ TEST(AmpRuntimeRules, Rule27MxnetBf16FusedNetworkTolerance) {
     amp::AmpResult r = amp::convert_model(g, arg, {}, o);
     const Buf bf16 = runtime::Session(r.graph, r.arg_params, {}, so).run(in)[0];
     EXPECT_LE(worst_allclose(bf16.v, fp32.v, 0.05, 1.0), 1.0) << (conv ? "conv" : "fc") << ": MXNet's rtol 0.05, atol 1.0";
-    // Derived: the same network on |x| and |w| (exact) gives T = |W2| . (|W1| . |x|) >= S2 + |W2| . S1.
+    // T: the same network on |x| and |w|, evaluated exactly by the reference.
     TensorMap abs_arg;
     for (const auto& [n, t] : arg) {
       std::vector<float> v(static_cast<size_t>(t.numel()));
@@ -368,7 +370,7 @@ TEST(AmpRuntimeRules, Rule27MxnetBf16FusedNetworkTolerance) {
     const ref::Evaluation T = ref::evaluate(g, abs_arg, {}, {{"data", ref::from_floats(shape, xabs)}}, false);
     const double u = 0x1p-8;
     for (size_t i = 0; i < fp32.v.size(); ++i)
-      ASSERT_LE(std::fabs(static_cast<double>(bf16.v[i]) - fp32.v[i]), 4 * u * 2 * T.outputs[0].v[i] + u * std::fabs(fp32.v[i]))
+      ASSERT_LE(std::fabs(static_cast<double>(bf16.v[i]) - fp32.v[i]), 8 * u * T.outputs[0].v[i] + u * std::fabs(fp32.v[i]))
           << (conv ? "conv" : "fc") << " element " << i;
   }
 }

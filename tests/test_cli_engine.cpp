@@ -57,8 +57,8 @@ TEST_F(CliEngine, RunSavesOutputsAndAcceptsNpyInputs) {
   EXPECT_NE(r.out.find("output 0: shape (2, 10) dtype float32"), std::string::npos) << r.out;
   ASSERT_EQ(run(model + "--shape data=2,3,32,32 --input data=random:3 --save " + p("r3b") + " --threads 1").code, 0);
   ASSERT_EQ(run(model + "--shape data=2,3,32,32 --input data=random:4 --save " + p("r4")).code, 0);
-  EXPECT_EQ(slurp(p("r3_0.npy")), slurp(p("r3b_0.npy")));
-  EXPECT_NE(slurp(p("r3_0.npy")), slurp(p("r4_0.npy")));
+  EXPECT_TRUE(slurp(p("r3_0.npy")) == slurp(p("r3b_0.npy"))) << "random:3 with 2 threads and with 1 differ";
+  EXPECT_TRUE(slurp(p("r3_0.npy")) != slurp(p("r4_0.npy"))) << "random:3 and random:4 gave the same output";
 }
 
 TEST_F(CliEngine, CompareReportsEveryMetric) {
@@ -71,6 +71,8 @@ TEST_F(CliEngine, CompareReportsEveryMetric) {
     EXPECT_TRUE(o.contains(k)) << k;
   EXPECT_EQ(o.at("top1").at("samples"), 4);  // (4, 10) logits: one argmax per image
   EXPECT_EQ(o.at("top1").at("agreement"), 1.0);
+  // ResNet-20 in float16: NMSE <= R G u^2 / 3 = 9.5e-6 (R = 60 roundings, G = 2, u = 2^-11) and
+  // 1 - cosine = NMSE / 2 (see Runtime.CifarResNet20ConvertedStaysCloseToFp32).
   EXPECT_GT(o.at("cosine").get<double>(), 0.9999);
   EXPECT_LT(o.at("nmse").get<double>(), 1e-5);
   EXPECT_EQ(o.at("candidate_inf_nan").get<int>(), 0);
