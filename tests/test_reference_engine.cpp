@@ -12,6 +12,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -296,6 +299,97 @@ TEST(ReferenceEngine, ReferenceRoundingIsNearestEven) {
   EXPECT_EQ(ref::round_to_bfloat16(65000.0), 65024.0);
   EXPECT_EQ(ref::round_to_float16(65000.0), 64992.0);
   EXPECT_TRUE(std::isnan(ref::round_to_float16(std::nan(""))));
+}
+
+// ONNX's own conformance data (../shared/models/onnx/node, expected outputs computed by ONNX's
+// reference implementation, round to nearest even): the casts from float32 to float16 and to
+// bfloat16, through the engine's rounding (an amp_cast in a session) and the reference evaluator's.
+// A TensorProto is read here field by field: dims (1), data_type (2), raw_data (9).
+struct OnnxTensor {
+  std::vector<int64_t> dims;
+  int data_type = 0;
+  std::vector<uint8_t> raw;
+};
+
+OnnxTensor read_onnx_tensor(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  const std::vector<uint8_t> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t at = 0;
+  auto varint = [&]() {
+    uint64_t v = 0;
+    for (int shift = 0; at < b.size(); shift += 7) {
+      const uint8_t c = b[at++];
+      v |= static_cast<uint64_t>(c & 0x7f) << shift;
+      if (!(c & 0x80)) break;
+    }
+    return v;
+  };
+  OnnxTensor t;
+  while (at < b.size()) {
+    const uint64_t key = varint();
+    const uint64_t field = key >> 3, wire = key & 7;
+    if (wire == 0) {
+      const uint64_t v = varint();
+      if (field == 1) t.dims.push_back(static_cast<int64_t>(v));
+      if (field == 2) t.data_type = static_cast<int>(v);
+    } else if (wire == 2) {
+      const auto len = static_cast<size_t>(varint());
+      if (field == 9) t.raw.assign(b.begin() + static_cast<long>(at), b.begin() + static_cast<long>(at + len));
+      at += len;
+    } else {
+      ADD_FAILURE() << path << ": unexpected wire type " << wire;
+      break;
+    }
+  }
+  return t;
+}
+
+TEST(ReferenceEngine, OnnxCastConformanceDataAgreesWithBothRoundings) {
+  for (DType t : {DType::Float16, DType::BFloat16}) {
+    const std::string dir = std::string(MIXPREC_SHARED_DIR) + "/models/onnx/node/test_cast_FLOAT_to_" +
+                            (t == DType::Float16 ? "FLOAT16" : "BFLOAT16") + "/test_data_set_0/";
+    const OnnxTensor in = read_onnx_tensor(dir + "input_0.pb"), out = read_onnx_tensor(dir + "output_0.pb");
+    ASSERT_EQ(in.data_type, 1);                                 // FLOAT
+    ASSERT_EQ(out.data_type, t == DType::Float16 ? 10 : 16);    // FLOAT16, BFLOAT16
+    ASSERT_EQ(in.raw.size(), 2 * out.raw.size());
+    std::vector<float> x(in.raw.size() / 4);
+    std::memcpy(x.data(), in.raw.data(), in.raw.size());
+    Tensor expected_bits;
+    expected_bits.dtype = t;
+    expected_bits.shape = {static_cast<int64_t>(x.size())};
+    expected_bits.data = out.raw;
+    const ref::Array want = ref::from_tensor(expected_bits);  // decoded by the reference, bit by bit
+    // The engine: data -> amp_cast(t) -> amp_cast(float32), run in a session.
+    Graph g;
+    g.nodes.resize(3);
+    g.nodes[0].op = "null";
+    g.nodes[0].name = "data";
+    g.nodes[1].op = "amp_cast";
+    g.nodes[1].name = "to_low";
+    g.nodes[1].attrs["dtype"] = std::string(dtype_name(t));
+    g.nodes[1].inputs = {Entry{0, 0, 0}};
+    g.nodes[2].op = "amp_cast";
+    g.nodes[2].name = "back";
+    g.nodes[2].attrs["dtype"] = "float32";
+    g.nodes[2].inputs = {Entry{1, 0, 0}};
+    g.heads = {Entry{2, 0, 0}};
+    runtime::SessionOptions o;
+    o.input_shapes["data"] = {static_cast<int64_t>(x.size())};
+    runtime::Session s(g, {}, {}, o);
+    runtime::Buf b;
+    b.shape = {static_cast<int64_t>(x.size())};
+    b.v = x;
+    const std::vector<float> engine = s.run({{"data", b}})[0].v;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double w = want.v[i], r = ref::round_to(x[i], t);
+      if (std::isnan(w)) {
+        EXPECT_TRUE(std::isnan(engine[i]) && std::isnan(r)) << dtype_name(t) << " element " << i;
+        continue;
+      }
+      EXPECT_EQ(static_cast<double>(engine[i]), w) << dtype_name(t) << " element " << i << " (input " << x[i] << "): engine";
+      EXPECT_EQ(r, w) << dtype_name(t) << " element " << i << " (input " << x[i] << "): reference";
+    }
+  }
 }
 
 }  // namespace
