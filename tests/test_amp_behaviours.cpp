@@ -220,6 +220,10 @@ TEST_P(AmpBehaviour, ConditionalFp32MatchesWrittenAttributeOnly) {
   }
 }
 
+// Rule 13: an attribute that is not written never matches, even when its default is a listed
+// value (LeakyReLU's act_type defaults to "leaky"). A match would run the LeakyReLU in float32 and
+// cast the convolution's output back; no match leaves it neutral, low after the convolution, with
+// only the graph output cast back: the same number of casts, told apart by where they sit.
 TEST_P(AmpBehaviour, ConditionalWithoutAttributeNeverMatches) {
   GraphBuilder b;
   Entry x = b.var("data");
@@ -228,9 +232,126 @@ TEST_P(AmpBehaviour, ConditionalWithoutAttributeNeverMatches) {
   const Graph g = b.build({a});
   AmpOptions o = opts();
   o.conditional_fp32_ops = std::vector<ConditionalFp32>{{"LeakyReLU", "act_type", {"leaky"}}};
-  AmpResult res = convert_symbol(g, o, {{"w", DType::Float32}});
-  EXPECT_EQ(res.stats.fp32_casts, 1u);  // only the output cast back
-  EXPECT_EQ(describe_casts(res.graph).back(), "w->" + lpn() + ":conv");
+  const std::string t = lpn();
+  EXPECT_EQ(describe_casts(convert_symbol(g, o, {{"w", DType::Float32}}).graph),
+            (Casts{"act->float32:@out0", "data->" + t + ":conv", "w->" + t + ":conv"}));
+  // The same graph with the attribute written does match: the difference is the attribute alone.
+  Graph written = g;
+  written.nodes[static_cast<size_t>(written.find("act"))].attrs["act_type"] = "leaky";
+  EXPECT_EQ(describe_casts(convert_symbol(written, o, {{"w", DType::Float32}}).graph),
+            (Casts{"conv->float32:act", "data->" + t + ":conv", "w->" + t + ":conv"}));
+}
+
+// Rule 13: values are compared as the strings written in the JSON: "true" is not "True".
+TEST_P(AmpBehaviour, Rule13ConditionalComparesExactStrings) {
+  for (const char* written : {"True", "true", "1"}) {
+    GraphBuilder b;
+    Entry x = b.var("data");
+    Entry c = b.op("Convolution", "conv", {x, b.var("w")}, {{"kernel", "(1, 1)"}, {"num_filter", "2"}, {"no_bias", "True"}});
+    Entry f = b.op("FullyConnected", "fc", {c, b.var("fc_w")}, {{"num_hidden", "3"}, {"no_bias", written}});
+    const Graph g = b.build({f});
+    AmpOptions o = opts();
+    o.target_dtype_ops = std::vector<std::string>{"Convolution"};  // FullyConnected: neutral, or float32 on a match
+    o.conditional_fp32_ops = std::vector<ConditionalFp32>{{"FullyConnected", "no_bias", {"True"}}};
+    const std::string t = lpn();
+    const Casts got = describe_casts(convert_symbol(g, o, {{"w", DType::Float32}, {"fc_w", DType::Float32}}).graph);
+    if (std::string(written) == "True")
+      EXPECT_EQ(got, (Casts{"conv->float32:fc", "data->" + t + ":conv", "w->" + t + ":conv"})) << written;
+    else
+      EXPECT_EQ(got, (Casts{"data->" + t + ":conv", "fc->float32:@out0", "fc_w->" + t + ":fc", "w->" + t + ":conv"})) << written;
+  }
+}
+
+// Rule 9: a float32-list op reading a low-precision tensor gets one amp_cast to float32, and every
+// other float32 consumer of that tensor reuses it (MXNet's mirror_fp32_map; 2.x's one cast per
+// (tensor, dtype)).
+TEST_P(AmpBehaviour, Rule09OneFp32CastSharedByFp32Consumers) {
+  for (Compat compat : {Compat::MXNet2, Compat::MXNet1}) {
+    GraphBuilder b;
+    Entry x = b.var("data");
+    Entry f = fc(b, "fc", x, b.var("w"), b.var("b"));
+    Entry e = b.op("exp", "e", {f});
+    Entry s = b.op("softmax", "sm", {f}, {{"axis", "-1"}});
+    Entry l = b.op("log", "lg", {f});
+    const Graph g = b.build({e, s, l});
+    AmpOptions o = opts();
+    o.compat = compat;
+    o.fp32_ops = std::vector<std::string>{"exp", "softmax", "log"};  // softmax is neutral in 2.x's bfloat16 lists
+    AmpResult r = convert_symbol(g, o, {{"w", DType::Float32}, {"b", DType::Float32}});
+    const std::string t = lpn();
+    EXPECT_EQ(describe_casts(r.graph), (Casts{"b->" + t + ":fc", "data->" + t + ":fc", "fc->float32:e,lg,sm", "w->" + t + ":fc"}))
+        << (compat == Compat::MXNet1 ? "mxnet1" : "mxnet2");
+    EXPECT_EQ(r.stats.fp32_casts, 1u);
+  }
+}
+
+// Rule 14: the default conditional float32 ops. float16 (both generations) and 1.x bfloat16:
+// Activation softrelu, LeakyReLU elu and selu; 2.x bfloat16: LeakyReLU selu only (its softrelu
+// runs low). relu, sigmoid, tanh, leaky and prelu are never conditional.
+TEST_P(AmpBehaviour, Rule14DefaultConditionalActivations) {
+  struct Act {
+    const char* op;
+    const char* type;
+  };
+  const std::vector<Act> acts = {{"Activation", "relu"}, {"Activation", "sigmoid"}, {"Activation", "tanh"}, {"Activation", "softrelu"},
+                                 {"LeakyReLU", "leaky"}, {"LeakyReLU", "prelu"},    {"LeakyReLU", "elu"},  {"LeakyReLU", "selu"}};
+  for (Compat compat : {Compat::MXNet2, Compat::MXNet1})
+    for (const Act& act : acts) {
+      GraphBuilder b;
+      Entry x = b.var("data");
+      Entry c = b.op("Convolution", "conv", {x, b.var("w")}, {{"kernel", "(1, 1)"}, {"num_filter", "2"}, {"no_bias", "True"}});
+      std::vector<Entry> in{c};
+      if (std::string(act.type) == "prelu") in.push_back(b.var("gamma"));
+      Entry a = b.op(act.op, "act", in, {{"act_type", act.type}});
+      const Graph g = b.build({a});
+      AmpOptions o = opts();
+      o.compat = compat;
+      const Casts casts = describe_casts(convert_symbol(g, o, {{"w", DType::Float32}, {"gamma", DType::Float32}}).graph);
+      const bool fp32 = std::find(casts.begin(), casts.end(), "conv->float32:act") != casts.end();
+      const std::string type = act.type;
+      const bool bf16_v2 = lp() == DType::BFloat16 && compat == Compat::MXNet2;
+      const bool want = bf16_v2 ? type == "selu" : (type == "softrelu" || type == "elu" || type == "selu");
+      EXPECT_EQ(fp32, want) << act.op << " " << type << (compat == Compat::MXNet1 ? " mxnet1" : " mxnet2");
+    }
+}
+
+// Rule 17: neutral ops after a low-precision convolution stay low with no casts between them:
+// BatchNorm, Activation relu, Dropout, LeakyReLU prelu, Pooling, Flatten, Reshape. In MXNet's
+// bfloat16 lists Dropout is a float32 op (and 1.x's put Flatten and Reshape there too), so there the
+// chain returns to float32 at the Dropout and stays there (the neutral ops follow float32).
+TEST_P(AmpBehaviour, Rule17NeutralChainIncludingDropoutStaysLow) {
+  for (Compat compat : {Compat::MXNet2, Compat::MXNet1}) {
+    GraphBuilder b;
+    Entry x = b.var("data");
+    Entry c = b.op("Convolution", "conv", {x, b.var("conv_weight")}, {{"kernel", "(3, 3)"}, {"num_filter", "4"}, {"no_bias", "True"}});
+    Entry bn = b.op("BatchNorm", "bn", {c, b.var("bn_gamma"), b.var("bn_beta"), b.var("bn_mean"), b.var("bn_var")});
+    Entry r = b.op("Activation", "relu", {bn}, {{"act_type", "relu"}});
+    Entry d = b.op("Dropout", "drop", {r}, {{"p", "0.5"}});
+    Entry p = b.op("LeakyReLU", "prelu", {d, b.var("prelu_gamma")}, {{"act_type", "prelu"}});
+    Entry pool = b.op("Pooling", "pool", {p}, {{"kernel", "(2, 2)"}, {"pool_type", "max"}});
+    Entry f = b.op("Flatten", "flat", {pool});
+    Entry rs = b.op("Reshape", "reshape", {f}, {{"shape", "(0, -1)"}});
+    const Graph g = b.build({rs});
+    AmpOptions o = opts();
+    o.compat = compat;
+    TensorMap arg = float_params({"conv_weight", "bn_gamma", "bn_beta", "prelu_gamma"}), aux = float_params({"bn_mean", "bn_var"});
+    AmpResult res = convert_model(g, arg, aux, o);
+    const std::string t = lpn();
+    const std::string which = compat == Compat::MXNet1 ? "mxnet1" : "mxnet2";
+    if (lp() == DType::BFloat16) {
+      EXPECT_EQ(describe_casts(res.graph), (Casts{"conv_weight->" + t + ":conv", "data->" + t + ":conv", "relu->float32:drop"})) << which;
+      EXPECT_EQ(res.stats.lp_nodes, 3u) << which;  // conv, bn, relu
+      continue;
+    }
+    // 2.x casts the prelu's gamma at run time; 1.x stores it low (type inference, rule 21).
+    EXPECT_EQ(describe_casts(res.graph),
+              compat == Compat::MXNet2 ? (Casts{"conv_weight->" + t + ":conv", "data->" + t + ":conv", "prelu_gamma->" + t + ":prelu", "reshape->float32:@out0"})
+                                       : (Casts{"conv_weight->" + t + ":conv", "data->" + t + ":conv", "reshape->float32:@out0"}))
+        << which;
+    EXPECT_EQ(res.stats.lp_nodes, 8u) << which;
+    EXPECT_EQ(res.arg_params.at("bn_gamma").dtype, DType::Float32) << which;
+    EXPECT_EQ(res.aux_params.at("bn_mean").dtype, DType::Float32) << which;
+  }
 }
 
 // Rule 20 [v2]: outputs keep their original dtype; fp32 outputs get no cast.
@@ -369,6 +490,27 @@ TEST_P(AmpBehaviour, RemoveAmpCastsRestoresWiring) {
   ASSERT_EQ(stripped.nodes.size(), g.nodes.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) EXPECT_EQ(stripped.nodes[i].inputs, g.nodes[i].inputs);
   EXPECT_EQ(stripped.heads, g.heads);
+}
+
+// Rule 28: removing casts maps a consumer of output i of an amp_multicast back to input i
+// (MXNet's RemoveAmpCast), and a consumer of an amp_cast to the cast's input, through chains too.
+TEST_P(AmpBehaviour, Rule28RemovingCastsMapsMulticastOutputToItsInput) {
+  GraphBuilder b;
+  Entry x = b.var("x"), y = b.var("y"), z = b.var("z");
+  const uint32_t mc = b.op("amp_multicast", "mc", {x, y, z}, {{"num_outputs", "3"}}).node;
+  Entry twice = b.op("amp_cast", "c2", {b.op("amp_cast", "c1", {Entry{mc, 1, 0}}, {{"dtype", lpn()}})}, {{"dtype", "float32"}});
+  Entry r = b.op("Activation", "relu", {Entry{mc, 2, 0}}, {{"act_type", "relu"}});
+  Entry add = b.op("elemwise_add", "add", {twice, Entry{mc, 0, 0}});
+  const Graph stripped = remove_amp_casts(b.build({r, add, Entry{mc, 1, 0}}));
+  auto name_of = [&](Entry e) { return stripped.nodes[e.node].name; };
+  ASSERT_EQ(stripped.nodes.size(), 5u);  // x, y, z, relu, add
+  const Node& relu = stripped.nodes[static_cast<size_t>(stripped.find("relu"))];
+  const Node& sum = stripped.nodes[static_cast<size_t>(stripped.find("add"))];
+  EXPECT_EQ(name_of(relu.inputs[0]), "z");
+  EXPECT_EQ(name_of(sum.inputs[0]), "y");  // through amp_cast(amp_cast(mc[1]))
+  EXPECT_EQ(name_of(sum.inputs[1]), "x");
+  ASSERT_EQ(stripped.heads.size(), 3u);
+  EXPECT_EQ(name_of(stripped.heads[2]), "y");  // a head on a multicast output
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, AmpBehaviour, ::testing::Values(DType::Float16, DType::BFloat16),

@@ -1,11 +1,20 @@
-// Remaining rules of mxnet_amp_behaviours.md §2: default conditionals per dtype (14), ops moved out
-// of every list are neutral (4), and the amp_cast / amp_multicast type rules (25, 26).
+// Remaining rules of mxnet_amp_behaviours.md §2: the default lists (3), default conditionals per
+// dtype (14), ops moved out of every list are neutral (4), and the amp_cast / amp_multicast type
+// rules (25, 26; their run-time side is in test_amp_runtime_rules.cpp).
 #include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "amp/dtype_inference.h"
 #include "amp_test_util.h"
 #include "ir/graph_builder.h"
 #include "mixprec/amp.h"
+#include "ops/op_table.h"
+
+namespace mixprec::amp {
+extern const std::string_view kDefaultListsJson;  // the lists the library embeds (data/mxnet_amp_lists.json)
+}
 
 using namespace mixprec;
 using namespace mixprec::amp;
@@ -76,6 +85,7 @@ TEST(AmpRules, AmpCastTypeRule) {
   n.attrs["dtype"] = "float16";
   EXPECT_EQ(forward_type_rule(n, {DType::Float32}), std::vector<DType>{DType::Float16});
   EXPECT_EQ(forward_type_rule(n, {DType::BFloat16}), std::vector<DType>{DType::Float16});
+  EXPECT_EQ(forward_type_rule(n, {DType::Float64}), std::vector<DType>{DType::Float64});  // a float, but not one amp_cast converts
   EXPECT_EQ(forward_type_rule(n, {DType::Int32}), std::vector<DType>{DType::Int32});
   EXPECT_EQ(forward_type_rule(n, {DType::UInt8}), std::vector<DType>{DType::UInt8});
 }
@@ -90,8 +100,54 @@ TEST(AmpRules, AmpMulticastTypeRule) {
   const auto F16 = DType::Float16, F32 = DType::Float32, I32 = DType::Int32;
   EXPECT_EQ(forward_type_rule(n, {F16, F32, F16}), (std::vector<DType>{F32, F32, F32}));
   EXPECT_EQ(forward_type_rule(n, {F16, F16, I32}), (std::vector<DType>{F16, F16, I32}));
+  EXPECT_EQ(forward_type_rule(n, {DType::BFloat16, F16, F16}), (std::vector<DType>{DType::BFloat16, DType::BFloat16, DType::BFloat16}));
+  EXPECT_EQ(forward_type_rule(n, {DType::Float64, F16, F16}), (std::vector<DType>{DType::Float64, F16, F16}));  // float64 passes through
   n.attrs["cast_narrow"] = "True";
   EXPECT_EQ(forward_type_rule(n, {F32, F16, F32}), (std::vector<DType>{F16, F16, F16}));
+}
+
+// Rule 3 (test_amp_coverage (a) and (b)): in MXNet's default lists no op appears twice in a list, and
+// no op is in two of {target, fp32, widest, neutral (fp16_fp32 / bf16_fp32), the conditional ops'
+// names}; checked on the raw lists the library embeds (aliases folded to one name, as the library
+// folds them) and on the lists default_lists() builds from them, oneDNN additions included.
+TEST(AmpRules, Rule03DefaultListsAreDisjointIncludingConditionalOpNames) {
+  using Owner = std::map<std::string, std::string>;
+  auto claim = [](Owner& owner, const std::string& raw, const std::string& list, const std::string& where) {
+    const std::string op(ops::canonical_op_name(raw));
+    auto [it, fresh] = owner.emplace(op, list);
+    EXPECT_TRUE(fresh || it->second == list) << where << ": '" << raw << "' is in " << it->second << " and in " << list;
+  };
+  const nlohmann::json root = nlohmann::json::parse(kDefaultListsJson);
+  for (bool v2 : {false, true})
+    for (const char* dtype : {"float16", "bfloat16"}) {
+      const std::string where = std::string(v2 ? "mxnet_2x " : "mxnet_1x ") + dtype;
+      const nlohmann::json& l = (v2 ? root.at("mxnet_2x") : root).at(dtype);
+      Owner owner;
+      for (const char* list : {"target_dtype_ops", "fp32_ops", "widest_dtype_ops", std::string(dtype) == "float16" ? "fp16_fp32_ops" : "bf16_fp32_ops"}) {
+        std::map<std::string, int> raw_count;
+        for (const auto& name : l.at(list)) {
+          EXPECT_EQ(++raw_count[name.get<std::string>()], 1) << where << ": '" << name.get<std::string>() << "' twice in " << list;
+          claim(owner, name.get<std::string>(), list, where);
+        }
+      }
+      std::map<std::string, int> conditional_count;
+      for (const auto& c : l.at("conditional_fp32_ops")) {
+        EXPECT_EQ(++conditional_count[c.at(0).get<std::string>()], 1) << where << ": conditional op listed twice";
+        claim(owner, c.at(0).get<std::string>(), "conditional_fp32_ops", where);
+      }
+      EXPECT_GT(owner.size(), 100u) << where;
+    }
+  for (Compat c : {Compat::MXNet1, Compat::MXNet2})
+    for (DType t : {DType::Float16, DType::BFloat16}) {
+      const std::string where = std::string(c == Compat::MXNet1 ? "default_lists mxnet1 " : "default_lists mxnet2 ") + std::string(dtype_name(t));
+      const OpLists l = default_lists(t, c);
+      Owner owner;
+      for (const auto& [list, names] : std::map<std::string, const std::vector<std::string>*>{
+               {"target", &l.target_dtype_ops}, {"fp32", &l.fp32_ops}, {"widest", &l.widest_dtype_ops}, {"neutral", &l.neutral_ops}})
+        for (const auto& n : *names) claim(owner, n, list, where);
+      for (const auto& cond : l.conditional_fp32_ops) claim(owner, cond.op, "conditional", where);
+      EXPECT_FALSE(l.conditional_fp32_ops.empty()) << where;
+    }
 }
 
 // Integer inputs (token ids declared int32) are never cast, even feeding a low-precision op.

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -76,18 +77,62 @@ TEST_F(Cli, ConvertWritesAModelThatInspectDescribes) {
   EXPECT_NE(t.out.find("amp_cast to float16: 1"), std::string::npos) << t.out;
 }
 
+// Each list option, given alone, changes exactly what it names: the dtype every node computes in
+// (`inspect --nodes`) against a plain bfloat16 conversion where all 71 op nodes run in bfloat16.
 TEST_F(Cli, EveryListOptionReachesTheConversion) {
-  const CliRun r = run(convert_args(kR20 + "-symbol.json", kR20 + "-0000.params",
-                                 "--target-dtype bfloat16 --target-dtype-ops Convolution --fp32-ops FullyConnected "
-                                 "--widest-dtype-ops elemwise_add --conditional-fp32-ops Activation:act_type:relu "
-                                 "--excluded-sym-names cifarresnetv10_conv0_fwd --json"));
-  ASSERT_EQ(r.code, 0) << r.err;
-  const auto j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j.at("target_dtype"), "bfloat16");
-  // relu is forced to fp32 after every BN, so each conv input after the first comes back to bf16.
-  EXPECT_GT(j.at("casts_to_float32").get<int>(), 10);
-  const CliRun i = run("inspect --json " + p("out-symbol.json"));
-  EXPECT_EQ(nlohmann::json::parse(i.out).at("casts").count("bfloat16"), 1u);
+  using Dtypes = std::map<std::string, std::string>;  // node -> dtype
+  using Counts = std::map<std::string, int>;          // "op dtype" -> nodes
+  auto convert = [&](const std::string& options, Dtypes& node, Counts& count) {
+    const CliRun r = run(convert_args(kR20 + "-symbol.json", kR20 + "-0000.params", "--target-dtype bfloat16 --quiet " + options));
+    ASSERT_EQ(r.code, 0) << options << ": " << r.err;
+    const CliRun i = run("inspect --nodes --json " + p("out-symbol.json"));
+    ASSERT_EQ(i.code, 0) << i.err;
+    const nlohmann::json j = nlohmann::json::parse(i.out);
+    for (const auto& n : j.at("node_list")) {
+      node[n.at("name").get<std::string>()] = n.at("dtype").get<std::string>();
+      ++count[n.at("op").get<std::string>() + " " + n.at("dtype").get<std::string>()];
+    }
+  };
+  const std::string pre = "cifarresnetv10_";
+  Dtypes base, node;
+  Counts base_count, count;
+  convert("", base, base_count);
+  EXPECT_EQ(base_count["Convolution bfloat16"], 21);
+  EXPECT_EQ(base_count["elemwise_add bfloat16"], 9);
+  EXPECT_EQ(base_count["amp_cast bfloat16"], 24);  // --target-dtype: the casts are to bfloat16
+  EXPECT_EQ(base[pre + "pool0_fwd"], "bfloat16");
+  EXPECT_EQ(base[pre + "dense0_fwd"], "bfloat16");
+
+  // --target-dtype-ops FullyConnected: the convolutions leave the target list (neutral, fed float32).
+  convert("--target-dtype-ops FullyConnected", node = {}, count = {});
+  EXPECT_EQ(count["Convolution float32"], 21);
+  EXPECT_EQ(node[pre + "dense0_fwd"], "bfloat16");
+
+  // --fp32-ops Pooling: the pool alone runs float32 (cast in and back out for the FC).
+  convert("--fp32-ops Pooling", node = {}, count = {});
+  EXPECT_EQ(node[pre + "pool0_fwd"], "float32");
+  EXPECT_EQ(count["Convolution bfloat16"], 21);
+  EXPECT_EQ(node[pre + "dense0_fwd"], "bfloat16");
+
+  // --conditional-fp32-ops Activation:act_type:relu: every relu runs float32.
+  convert("--conditional-fp32-ops Activation:act_type:relu", node = {}, count = {});
+  EXPECT_EQ(count["Activation float32"], 18);
+  EXPECT_EQ(count["Convolution bfloat16"], 21);
+
+  // --excluded-sym-names: that convolution runs float32, and so does the residual add it feeds
+  // (elemwise_add is a widest-type op: its float32 input has no bfloat16 version for free).
+  const std::string excluded = pre + "stage2_conv1_fwd";
+  convert("--excluded-sym-names " + excluded, node = {}, count = {});
+  EXPECT_EQ(node[excluded], "float32");
+  EXPECT_EQ(count["Convolution bfloat16"], 20);
+  EXPECT_EQ(count["elemwise_add float32"], 1);
+
+  // --widest-dtype-ops Concat: elemwise_add leaves the widest list and is neutral, so that same
+  // add follows its bfloat16 input instead.
+  convert("--excluded-sym-names " + excluded + " --widest-dtype-ops Concat", node = {}, count = {});
+  EXPECT_EQ(node[excluded], "float32");
+  EXPECT_EQ(count["elemwise_add float32"], 0);
+  EXPECT_EQ(count["elemwise_add bfloat16"], 9);
 }
 
 TEST_F(Cli, MxnetOneCompatibilityWritesDtypeAttributes) {

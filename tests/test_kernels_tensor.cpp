@@ -15,10 +15,13 @@
 #include <tuple>
 #include <vector>
 
+#include "ir/graph_builder.h"
 #include "mixprec/error.h"
 #include "runtime/kernel.h"
+#include "runtime/session.h"
 
 using mixprec::AttrMap;
+using mixprec::DType;
 using mixprec::Node;
 using mixprec::runtime::Buf;
 using mixprec::runtime::KernelArgs;
@@ -114,6 +117,10 @@ void expect_error(const std::string& op, const AttrMap& attrs, const std::vector
   }
 }
 
+// |got - want| <= tol * max(1, |want|). The default 1e-5 (= 168 u, u = 2^-24) covers the elementwise
+// and layout kernels it is used for: one or two exact float inputs through a library float function
+// (<= 4 ulp) or a few arithmetic roundings, <= 8 u max(1, |y|). Sums and products are checked
+// against gamma_K sum|terms| instead (expect_within).
 void expect_values(const Buf& got, const Shape& shape, const std::vector<double>& want, double tol = 1e-5) {
   ASSERT_EQ(got.shape, shape);
   ASSERT_EQ(got.v.size(), want.size());
@@ -131,6 +138,31 @@ void expect_values(const Buf& got, const Shape& shape, const std::vector<double>
 }
 
 std::vector<double> as_double(const Buf& b) { return {b.v.begin(), b.v.end()}; }
+
+Buf magnitudes(Buf b) {
+  for (float& v : b.v) v = std::fabs(v);
+  return b;
+}
+
+// gamma_k = k u / (1 - k u), u = 2^-24: a float32 k-term sum or product in any order is within
+// gamma_k sum|terms| (resp. gamma_k |product|) of the exact one (Higham, Thm 3.1 and Lemma 3.1).
+double gamma32(double k) {
+  const double ku = k * std::ldexp(1.0, -24);
+  return ku / (1 - ku);
+}
+
+// |got - want| <= bound per element.
+void expect_within(const Buf& got, const Shape& shape, const std::vector<double>& want, const std::vector<double>& bound) {
+  ASSERT_EQ(got.shape, shape);
+  ASSERT_EQ(got.v.size(), want.size());
+  ASSERT_EQ(bound.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_LE(std::fabs(got.v[i] - want[i]), bound[i]) << "at " << i << ": got " << got.v[i] << ", expected " << want[i];
+}
+
+std::vector<double> scaled(std::vector<double> v, double k) {
+  for (double& x : v) x = std::fabs(x) * k;
+  return v;
+}
 
 // Multi-index helpers for the references.
 std::vector<int64_t> unravel(int64_t i, const Shape& s) {
@@ -403,14 +435,40 @@ TEST(KernelTensorLayout, CropTileRepeatBroadcastTo) {
   expect_error("broadcast_axis", {{"axis", "0"}, {"size", "3"}}, {{2, 1}}, "is not 1");
 }
 
+// amp_multicast: output i is input i (the kernel), in the common type (the session rounds it):
+// float16 + float32 come out float32, the float16 value widened exactly and the float32 one not
+// rounded; with cast_narrow both come out float16. (All dtype cases: test_amp_runtime_rules.cpp.)
 TEST(KernelTensorLayout, AmpMulticast) {
-  const Buf a = filled({2, 3}, 1), b = filled({4}, 2);
-  const auto out = run("amp_multicast", {{"num_outputs", "2"}, {"cast_narrow", "False"}}, {a, b});
-  ASSERT_EQ(out.size(), 2u);
+  const Buf a = filled({2, 3}, 1), b = filled({4}, 2), c = filled({1}, 3);
+  const auto out = run("amp_multicast", {{"num_outputs", "3"}, {"cast_narrow", "False"}}, {a, b, c});
+  ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].shape, a.shape);
   EXPECT_EQ(out[0].v, a.v);
+  EXPECT_EQ(out[1].shape, b.shape);
   EXPECT_EQ(out[1].v, b.v);
+  EXPECT_EQ(out[2].v, c.v);
   expect_error("amp_multicast", {{"num_outputs", "3"}}, {{2}, {2}}, "num_outputs");
+
+  const float half_value = 1.0f + 0x1p-9f, fine = 1.0f + 0x1p-12f;  // a float16; a float32 that float16 rounds to 1
+  for (bool narrow : {false, true}) {
+    mixprec::GraphBuilder g;
+    const mixprec::Entry x = g.var("x"), y = g.var("y");
+    const mixprec::Entry m = g.op("amp_multicast", "mc", {g.op("amp_cast", "to16", {x}, {{"dtype", "float16"}}), y},
+                                  {{"num_outputs", "2"}, {"cast_narrow", narrow ? "True" : "False"}});
+    mixprec::runtime::SessionOptions o;
+    o.input_shapes = {{"x", {2}}, {"y", {2}}};
+    mixprec::runtime::Session s(g.build({m, mixprec::GraphBuilder::out(m, 1)}), {}, {}, o);
+    const auto got = s.run({{"x", Buf{{2}, {half_value, 3.0f}}}, {"y", Buf{{2}, {fine, 70000.0f}}}});
+    const DType want = narrow ? DType::Float16 : DType::Float32;
+    EXPECT_EQ(s.output_dtypes(), (std::vector<DType>{want, want})) << "cast_narrow=" << narrow;
+    EXPECT_EQ(got[0].v, (std::vector<float>{half_value, 3.0f})) << "cast_narrow=" << narrow;
+    if (narrow) {
+      EXPECT_EQ(got[1].v[0], 1.0f);
+      EXPECT_TRUE(std::isinf(got[1].v[1]));
+    } else {
+      EXPECT_EQ(got[1].v, (std::vector<float>{fine, 70000.0f}));
+    }
+  }
 }
 
 // ================= elementwise =================
@@ -587,7 +645,7 @@ TEST(KernelTensorElementwise, Scalar) {
   for (const auto& [op, fn] : arith) {
     std::vector<double> want;
     for (float v : x.v) want.push_back(fn(v));
-    expect_values(run1(op, {{"scalar", "0.5"}}, {x}), x.shape, want, 1e-6);
+    expect_values(run1(op, {{"scalar", "0.5"}}, {x}), x.shape, want, 1e-6);  // one rounding: u |y|; 1e-6 = 16 u
   }
   expect_values(run1("_rdiv_scalar", {{"scalar", "3"}}, {make({3}, {2.0f, -4.0f, 0.0f})}), {3}, {1.5, -0.75, INFINITY}, 0);
   expect_values(run1("_rmod_scalar", {{"scalar", "5"}}, {make({3}, {3.0f, -3.0f, 0.0f})}), {3}, {2, -1, 0}, 0);
@@ -600,6 +658,7 @@ TEST(KernelTensorElementwise, AddN) {
   const Buf a = filled({4, 5}, 1), b = filled({4, 5}, 2), c = filled({4, 5}, 3);
   std::vector<double> want;
   for (size_t i = 0; i < a.v.size(); ++i) want.push_back(double(a.v[i]) + b.v[i] + c.v[i]);
+  // Two roundings on |a| + |b| + |c| <= 6: 2 u 6 = 7e-7 <= 1e-6.
   expect_values(run1("add_n", {{"num_args", "3"}}, {a, b, c}), {4, 5}, want, 1e-6);
   expect_values(run1("ElementWiseSum", {}, {a, b, c}), {4, 5}, want, 1e-6);
   expect_error("add_n", {}, {{4, 5}, {5, 4}}, "equal shapes");
@@ -661,7 +720,11 @@ TEST(KernelTensorReduce, AxesKeepdimsExclude) {
   for (const Red& r : reds)
     for (const AxisCase& c : cases) {
       SCOPED_TRACE(std::string(r.op) + " " + (c.attrs.count("axis") ? c.attrs.at("axis") : "-"));
-      expect_values(run1(r.op, c.attrs, {x}), c.out, reduce_reference(x, c.reduced, r.init, r.add, r.mean), 1e-5);
+      // K reduced values (a mean adds its division): gamma_{K+1} times the same reduction of |x|
+      // (sum|x| for the sums, |product| for the products; max and min are exact).
+      const double K = static_cast<double>(count(x.shape) / count(c.out));
+      expect_within(run1(r.op, c.attrs, {x}), c.out, reduce_reference(x, c.reduced, r.init, r.add, r.mean),
+                    scaled(reduce_reference(magnitudes(x), c.reduced, std::fabs(r.init) == INFINITY ? 0 : r.init, r.add, r.mean), gamma32(K + 1)));
     }
   expect_error("sum", {{"axis", "(1, 1)"}}, {{3, 4}}, "twice");
   expect_error("mean", {{"axis", "2"}}, {{3, 4}}, "out of range");
@@ -714,11 +777,14 @@ TEST(KernelTensorMatmul, Dot2D) {
       for (bool tb : {false, true}) {
         const Buf a = filled(ta ? Shape{k, m} : Shape{m, k}, 1), b = filled(tb ? Shape{n, k} : Shape{k, n}, 2);
         SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n) + " ta=" + yes(ta) + " tb=" + yes(tb));
-        expect_values(run1("dot", {{"transpose_a", yes(ta)}, {"transpose_b", yes(tb)}}, {a, b}), {m, n},
-                      matmul_reference(a.v.data(), b.v.data(), m, k, n, ta, tb), 1e-4);
+        const Buf ma = magnitudes(a), mb = magnitudes(b);
+        expect_within(run1("dot", {{"transpose_a", yes(ta)}, {"transpose_b", yes(tb)}}, {a, b}), {m, n},
+                      matmul_reference(a.v.data(), b.v.data(), m, k, n, ta, tb),
+                      scaled(matmul_reference(ma.v.data(), mb.v.data(), m, k, n, ta, tb), gamma32(static_cast<double>(k))));
       }
 }
 
+// Products of at most 5 terms of |values| <= 2: gamma_5 * 5 * 4 = 6e-6 <= 1e-5 max(1, |y|).
 TEST(KernelTensorMatmul, DotVectorsAndND) {
   const Buf u = filled({5}, 1), v = filled({5}, 2), mat = filled({5, 3}, 3), mat2 = filled({4, 5}, 4);
   expect_values(run1("dot", {}, {u, v}), {1}, matmul_reference(u.v.data(), v.v.data(), 1, 5, 1, false, false), 1e-5);
@@ -750,9 +816,13 @@ TEST(KernelTensorMatmul, BatchDotAndGemm2) {
         want.insert(want.end(), c.begin(), c.end());
       }
       SCOPED_TRACE(std::string("ta=") + yes(ta) + " tb=" + yes(tb));
-      expect_values(run1("batch_dot", {{"transpose_a", yes(ta)}, {"transpose_b", yes(tb)}}, {a, b}), {B, m, n}, want, 1e-5);
+      // 9-term sums of |values| <= 2 (alpha 0.5 scales exactly): gamma_9 * 9 * 4 = 2.2e-5 absolute.
+      const double bound = gamma32(9) * 9 * 4;
+      expect_within(run1("batch_dot", {{"transpose_a", yes(ta)}, {"transpose_b", yes(tb)}}, {a, b}), {B, m, n}, want,
+                    std::vector<double>(want.size(), bound));
       for (double& w : want) w *= 0.5;
-      expect_values(run1("_linalg_gemm2", {{"transpose_a", yes(ta)}, {"transpose_b", yes(tb)}, {"alpha", "0.5"}}, {a, b}), {B, m, n}, want, 1e-5);
+      expect_within(run1("_linalg_gemm2", {{"transpose_a", yes(ta)}, {"transpose_b", yes(tb)}, {"alpha", "0.5"}}, {a, b}), {B, m, n}, want,
+                    std::vector<double>(want.size(), bound / 2));
     }
   // 4-D batch (as in attention: batch, heads, seq, dim).
   EXPECT_EQ(infer("batch_dot", {{"transpose_b", "True"}}, {{2, 4, 7, 8}, {2, 4, 7, 8}}).at(0), (Shape{2, 4, 7, 7}));

@@ -294,7 +294,9 @@ TEST_F(NoLoss, SigkillAtAnyMomentLeavesPreviousOrCompleteOutput) {
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   int killed = 0, temps = 0;
   for (int i = 0; i < n; ++i) {
-    const double delay = run_s_ * 1.1 * (i + jitter(rng)) / n;
+    // The first kill comes at once (the child is still starting), so that at least one run is killed
+    // whatever the machine's load did to the timings measured in SetUpTestSuite.
+    const double delay = i == 0 ? 0.0 : run_s_ * 1.1 * (i + jitter(rng)) / n;
     const std::string when = "kill " + std::to_string(i) + " at " + std::to_string(delay) + " s (seed " +
                              std::to_string(seed) + ")";
     killed += kill_after(delay, when, [](pid_t) { return true; }, &temps);
@@ -315,7 +317,10 @@ TEST_F(NoLoss, SigkillWhileWritingLeavesPreviousOrCompleteOutput) {
   int killed = 0, temps = 0;
   const fs::path dir = dir_;
   for (int i = 0; i < n; ++i) {
-    const double delay = writing_s * (i + jitter(rng)) / n;
+    // The first kill comes as soon as the child is seen with an output file open (writing ~47 MB takes
+    // tens of ms; the poll is every 100 us), so at least one run is killed mid-write, however long the
+    // reference run's write took on a loaded machine.
+    const double delay = i == 0 ? 0.0 : writing_s * (i + jitter(rng)) / n;
     const std::string when = "kill " + std::to_string(i) + " at " + std::to_string(delay) +
                              " s after writing began (seed " + std::to_string(seed) + ")";
     killed += kill_after(delay, when, [&dir](pid_t pid) { return writes_into(pid, dir); }, &temps);

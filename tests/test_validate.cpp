@@ -82,7 +82,7 @@ TEST(Metrics, ErrorsAreMeasuredOnFiniteOutputs) {
   EXPECT_DOUBLE_EQ(m.max_abs, 0.5);
   EXPECT_DOUBLE_EQ(m.max_rel, 0.5 / 4);
   EXPECT_DOUBLE_EQ(m.nmse, 0.25 / 25);
-  EXPECT_NEAR(m.cosine, (9 + 18) / (5 * std::sqrt(9 + 20.25)), 1e-12);
+  EXPECT_NEAR(m.cosine, (9 + 18) / (5 * std::sqrt(9 + 20.25)), 1e-12);  // a few double roundings: ~1e-15
   EXPECT_FALSE(m.class_axis);  // a vector holds no per-sample class scores
 }
 
@@ -280,6 +280,8 @@ TEST(ModelCompare, OwnErrorIsTheRoundingAtTheNode) {
   const auto& top = c.largest_own_errors.front();
   EXPECT_NE(top.name.find("amp_cast"), std::string::npos) << top.name;
   const double expected = std::fabs(0.333251953125 - static_cast<double>(1.0f / 3)) / static_cast<double>(1.0f / 3);
+  // The metric is computed in double from float values: error ~1e-16 relative; 1e-9 leaves room for
+  // it being computed through float32 (2^-24 = 6e-8 relative of expected ~2e-4: 1.2e-11).
   EXPECT_NEAR(top.relative, expected, 1e-9);
   EXPECT_NEAR(top.in_roundoff, expected * 2048, 1e-6);
   EXPECT_EQ(c.largest_own_errors[1].name, "fc");

@@ -13,6 +13,8 @@ bool follows_data_dtype(const Node& node, uint32_t slot) {
   return !contains(info.index_inputs, slot) && !contains(info.fp32_inputs, slot);
 }
 
+bool amp_cast_converts(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
+
 std::vector<DType> forward_type_rule(const Node& node, const std::vector<DType>& in) {
   const ops::OpInfo& info = ops::op_info(node.op);
   std::vector<DType> out(node.num_outputs, DType::Unknown);
@@ -20,8 +22,9 @@ std::vector<DType> forward_type_rule(const Node& node, const std::vector<DType>&
     case ops::TypeRule::Cast: {
       const auto to = dtype_from_name(node.attr("dtype"));
       const DType src = in.empty() ? DType::Unknown : in[0];
-      // amp_cast leaves non-float tensors alone; Cast converts anything.
-      const bool converts = node.op == "Cast" || src == DType::Unknown || is_float(src);
+      // amp_cast leaves every type but float32/float16/bfloat16 alone (float64 and integers pass
+      // through, MXNet's AMPCastType); Cast converts anything.
+      const bool converts = node.op == "Cast" || src == DType::Unknown || amp_cast_converts(src);
       out[0] = to && converts ? *to : src;
       break;
     }
@@ -29,12 +32,12 @@ std::vector<DType> forward_type_rule(const Node& node, const std::vector<DType>&
       const bool narrow = node.attr("cast_narrow") == "True" || node.attr("cast_narrow") == "true" || node.attr("cast_narrow") == "1";
       DType common = DType::Unknown;
       for (DType t : in) {
-        if (!is_float(t)) continue;
+        if (!amp_cast_converts(t)) continue;
         if (common == DType::Unknown) common = t;
         else if (!narrow && t == DType::Float32) common = t;
         else if (narrow && is_low_precision(t)) common = t;
       }
-      for (size_t i = 0; i < out.size() && i < in.size(); ++i) out[i] = is_float(in[i]) ? common : in[i];
+      for (size_t i = 0; i < out.size() && i < in.size(); ++i) out[i] = amp_cast_converts(in[i]) ? common : in[i];
       break;
     }
     case ops::TypeRule::Uniform: {

@@ -21,6 +21,10 @@ struct FlatDTypes {
 };
 FlatDTypes infer_dtypes_flat(const Graph& graph, const std::function<DType(uint32_t node)>& variable_dtype);
 
+// Whether amp_cast / amp_multicast convert a tensor of this dtype: float32, float16 and bfloat16
+// only (float64 and integer tensors pass through unchanged).
+bool amp_cast_converts(DType t);
+
 // The output dtypes of one op node given its input dtypes (the forward type rule).
 std::vector<DType> forward_type_rule(const Node& node, const std::vector<DType>& inputs);
 

@@ -298,8 +298,10 @@ class PlannerV1 {
                     ": MXNet cannot type it either; convert with the mxnet2 rules (the default) instead");
   }
 
-  // MXNet's AMPInferUnknown (cast_optional_params only): a param read only through casts that
-  // agree takes their dtype; multicast inputs that are all variables take the target type.
+  // MXNet's AMPInferUnknown (cast_optional_params only): an amp_cast of a variable wants it in the
+  // cast's dtype, a multicast whose inputs are all variables wants them in the target type; a param
+  // of unknown dtype whose demands all agree takes that dtype, one with conflicting demands keeps
+  // its original type (CheckAndUpdateInferredDtypes), whatever their order.
   void infer_unknown_params(const Graph& g, std::vector<std::vector<DType>>& t) {
     std::map<uint32_t, std::vector<DType>> cast_targets;
     for (const Node& node : g.nodes) {
@@ -307,8 +309,7 @@ class PlannerV1 {
         cast_targets[node.inputs[0].node].push_back(dtype_from_name(node.attr("dtype")).value_or(DType::Unknown));
       if (node.op == "amp_multicast" &&
           std::all_of(node.inputs.begin(), node.inputs.end(), [&](Entry e) { return g.nodes[e.node].is_variable(); }))
-        for (const Entry& e : node.inputs)
-          if (t[e.node][0] == DType::Unknown) t[e.node][0] = ctx_.target;
+        for (const Entry& e : node.inputs) cast_targets[e.node].push_back(ctx_.target);
     }
     for (const auto& target : cast_targets) {
       // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.

@@ -80,7 +80,8 @@ class PlannerV2 {
     const ops::OpInfo& info = ops::op_info(node.op);
     for (uint32_t s = 0; s < node.inputs.size(); ++s) {
       const DType o = orig(node.inputs[s]);
-      if (contains(info.index_inputs, s) || !is_float(o)) continue;  // indices and ints keep their type
+      // Indices, ints and float64 keep their type (an amp_cast would leave float64 as it is).
+      if (contains(info.index_inputs, s) || !amp_cast_converts(o)) continue;
       lp_req_[in_offset_[n] + s] = contains(info.fp32_inputs, s) ? DType::Float32 : ctx_.target;
     }
   }
