@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dtype=${1:-float16}
 bash scripts/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIXPREC_TESTS=OFF -DMIXPREC_BENCH=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null  # keeps the build's test options; builds only the CLI
 cmake --build build --parallel "$(nproc)" --target mixprec
 mkdir -p out
 ./build/mixprec zoo resnet50_v1 --out-prefix out/resnet50_v1
