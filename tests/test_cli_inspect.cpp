@@ -101,6 +101,9 @@ TEST_F(InspectCli, InputShapeGivesOutputShapes) {
   // Without the params file the parameters' __shape__ attributes serve.
   const std::string alone = inspect(kR20 + "-symbol.json --shape data=1,3,32,32");
   EXPECT_HAS(alone, "  cifarresnetv10_dense0_fwd[0]  float32  (1, 10)\n");
+  // Files may follow --shape: it takes one value each time.
+  const std::string first = inspect("--shape data=2,3,32,32 " + kR20 + "-symbol.json " + kR20 + "-0000.params");
+  EXPECT_EQ(first, out);
 }
 
 TEST_F(InspectCli, BadInputShapesAreRefused) {

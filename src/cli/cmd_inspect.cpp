@@ -23,7 +23,8 @@ Action add_inspect(CLI::App& app) {
   c->add_flag("--checksums", a->checksums,
               "With the param list: the CRC-32 (zlib) of each array's stored bytes; reads the data (implies --params)");
   c->add_flag("--nodes", a->output.nodes, "List every op node in graph order: name, op, dtype after type inference, shape");
-  c->add_option("--shape", a->shapes, "NAME=d0,d1,... a data input's shape, for output shapes (repeatable)");
+  // One value per --shape, so that files may follow it.
+  c->add_option("--shape", a->shapes, "NAME=d0,d1,... a data input's shape, for output shapes (repeatable)")->allow_extra_args(false);
   c->add_flag("--json", a->json, "One JSON object with keys nodes, ops, casts, params, param_bytes, inputs, outputs, ...");
   return [a] {
     inspect::InspectOptions o;
