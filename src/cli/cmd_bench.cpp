@@ -24,9 +24,7 @@ Action add_bench(CLI::App& app) {
   c->add_option("--warmup", a->warmup, "Untimed runs first (default 2)")->check(CLI::NonNegativeNumber);
   return [a] {
     const InputSpecs specs = parse_input_specs(a->inputs, a->shapes);
-    runtime::SessionOptions o;
-    o.threads = a->threads;
-    OpenedModel m = open_model(model_files(*a), specs, o);
+    OpenedModel m = open_model(*a, specs);
     runtime::Session& s = m.session;
     const auto inputs = make_inputs(s, specs);
     Progress progress(a->progress, "bench");

@@ -21,9 +21,7 @@ Action add_run(CLI::App& app) {
   c->add_option("--save", a->save, "Write output k to SAVE_k.npy");
   return [a] {
     const InputSpecs specs = parse_input_specs(a->inputs, a->shapes);
-    runtime::SessionOptions o;
-    o.threads = a->threads;
-    OpenedModel m = open_model(model_files(*a), specs, o);
+    OpenedModel m = open_model(*a, specs);
     runtime::Session& s = m.session;
     const auto inputs = make_inputs(s, specs);
     const auto t0 = std::chrono::steady_clock::now();

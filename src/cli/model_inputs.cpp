@@ -205,6 +205,12 @@ OpenedModel open_model(const ModelFiles& files, const InputSpecs& specs, runtime
   return {files, std::move(vars), std::move(session)};
 }
 
+OpenedModel open_model(const ModelArgs& a, const InputSpecs& specs) {
+  runtime::SessionOptions o;
+  o.threads = a.threads;
+  return open_model(model_files(a), specs, o);
+}
+
 std::map<std::string, runtime::Buf> make_inputs(const runtime::Session& s, const InputSpecs& in) {
   std::map<std::string, runtime::Buf> out;
   for (const auto& name : s.input_names()) {

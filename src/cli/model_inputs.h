@@ -51,6 +51,8 @@ struct OpenedModel {
   runtime::Session session;
 };
 OpenedModel open_model(const ModelFiles& files, const InputSpecs& specs, runtime::SessionOptions options);
+// run and bench: the files and thread count of `args`, default session options otherwise.
+OpenedModel open_model(const ModelArgs& args, const InputSpecs& specs);
 
 // Values for every input of the session: given ones, else random (`random:SEED`, default seed 0):
 // N(0, 1) floats, or integers in range for inputs an Embedding reads as indices.
