@@ -13,6 +13,14 @@
 
 namespace mixprec::testing {
 
+// Options for the MXNet 1.x rules in `t`.
+inline amp::AmpOptions v1(DType t = DType::Float16) {
+  amp::AmpOptions o;
+  o.compat = amp::Compat::MXNet1;
+  o.target_dtype = t;
+  return o;
+}
+
 // One cast: "src->dtype:user1,user2" with users sorted (heads appear as "@out<k>").
 inline std::vector<std::string> describe_casts(const Graph& g) {
   const auto users = g.consumers();

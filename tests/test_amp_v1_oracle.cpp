@@ -13,16 +13,10 @@ using namespace mixprec;
 using namespace mixprec::amp;
 using mixprec::testing::describe_casts;
 using mixprec::testing::float_params;
+using mixprec::testing::v1;
 using Casts = std::vector<std::string>;
 
 namespace {
-
-AmpOptions v1(DType t = DType::Float16) {
-  AmpOptions o;
-  o.compat = Compat::MXNet1;
-  o.target_dtype = t;
-  return o;
-}
 
 AttrMap fc_attrs() { return {{"no_bias", "True"}, {"num_hidden", "4"}}; }
 

@@ -13,11 +13,16 @@
 
 #include "mixprec/error.h"
 #include "mixprec/half.h"
+#include "kernel_test_util.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/nn_util.h"
 
 using namespace mixprec;
 using namespace mixprec::runtime;
+using mixprec::testing::count;
+using mixprec::testing::make_buf;
+using mixprec::testing::make_node;
+using mixprec::testing::random_buf;
 
 namespace {
 
@@ -28,38 +33,6 @@ const KernelRegistry& registry() {
     return k;
   }();
   return r;
-}
-
-Node make_node(const std::string& op, AttrMap attrs, uint32_t outputs = 1) {
-  Node n;
-  n.op = op;
-  n.name = "my_" + op;
-  n.attrs = std::move(attrs);
-  n.num_outputs = outputs;
-  return n;
-}
-
-int64_t count(const Shape& s) {
-  int64_t k = 1;
-  for (int64_t d : s) k *= d;
-  return k;
-}
-
-Buf random_buf(const Shape& s, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Buf b;
-  b.shape = s;
-  b.v.resize(static_cast<size_t>(count(s)));
-  for (float& f : b.v) f = dist(gen);
-  return b;
-}
-
-Buf make_buf(const Shape& s, std::vector<float> v) {
-  Buf b;
-  b.shape = s;
-  b.v = std::move(v);
-  return b;
 }
 
 std::vector<Shape> shapes_of(const std::vector<Buf>& in) {

@@ -15,44 +15,18 @@
 #include "mixprec/amp.h"
 #include "mixprec/error.h"
 #include "ops/op_table.h"
+#include "kernel_test_util.h"
 #include "runtime/kernel.h"
 #include "runtime/session.h"
 
 using namespace mixprec;
 using namespace mixprec::runtime;
+using mixprec::testing::count;
+using mixprec::testing::make_buf;
+using mixprec::testing::make_node;
+using mixprec::testing::random_buf;
 
 namespace {
-
-Node make_node(const std::string& op, AttrMap attrs) {
-  Node n;
-  n.op = op;
-  n.name = "my_" + op;
-  n.attrs = std::move(attrs);
-  return n;
-}
-
-int64_t count(const Shape& s) {
-  int64_t k = 1;
-  for (int64_t d : s) k *= d;
-  return k;
-}
-
-Buf random_buf(const Shape& s, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Buf b;
-  b.shape = s;
-  b.v.resize(static_cast<size_t>(count(s)));
-  for (float& f : b.v) f = dist(gen);
-  return b;
-}
-
-Buf make_buf(const Shape& s, std::vector<float> v) {
-  Buf b;
-  b.shape = s;
-  b.v = std::move(v);
-  return b;
-}
 
 std::vector<Shape> infer(const Node& n, const std::vector<Shape>& in) { return kernels().find(n.op)->infer_shape(n, in); }
 
